@@ -1,0 +1,395 @@
+package mast
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ObjectInfo describes a product as the download endpoint reports it.
+type ObjectInfo struct {
+	Size         int64 // -1 when the archive gives no length (generated products)
+	ETag         string
+	AcceptRanges bool
+	LastModified time.Time // zero when absent
+	ContentType  string
+}
+
+// DownloadURL is the on-premise URL of a product, quoted as astroquery's
+// download_file does (quote(uri, safe=":/"), so "?&=" in HLA cgi URIs
+// survive).
+func (c *Client) DownloadURL(uri string) string {
+	return c.cfg.BaseURL + "/api/v0.1/Download/file?uri=" + pyQuote(uri, ":/")
+}
+
+// downloadRequest is a GET/HEAD of a product. Identity encoding keeps
+// byte offsets and lengths those of the product itself.
+func (c *Client) downloadRequest(ctx context.Context, method, uri string) (*http.Request, error) {
+	req, err := c.newRequest(ctx, method, c.DownloadURL(uri), nil, true)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept-Encoding", "identity")
+	return req, nil
+}
+
+// Head returns the size and validators of a product. When HEAD gives no
+// length (or is not allowed), a one-byte ranged GET is tried, whose
+// Content-Range carries the total.
+func (c *Client) Head(ctx context.Context, uri string) (ObjectInfo, error) {
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	req, err := c.downloadRequest(ctx, http.MethodHead, uri)
+	if err != nil {
+		return ObjectInfo{}, err
+	}
+	info := ObjectInfo{Size: -1}
+	resp, err := c.do(req)
+	var he *HTTPError
+	switch {
+	case errors.As(err, &he) && (he.StatusCode == http.StatusMethodNotAllowed || he.StatusCode == http.StatusNotImplemented):
+	case err != nil:
+		return ObjectInfo{}, err
+	default:
+		resp.Body.Close()
+		info = objectInfo(resp)
+		info.Size = resp.ContentLength
+	}
+	if info.Size >= 0 {
+		return info, nil
+	}
+	if err := c.probeSize(ctx, uri, &info); err != nil {
+		return ObjectInfo{}, err
+	}
+	return info, nil
+}
+
+func objectInfo(resp *http.Response) ObjectInfo {
+	info := ObjectInfo{
+		Size:         -1,
+		ETag:         resp.Header.Get("ETag"),
+		AcceptRanges: strings.Contains(strings.ToLower(resp.Header.Get("Accept-Ranges")), "bytes"),
+		ContentType:  resp.Header.Get("Content-Type"),
+	}
+	if t, err := http.ParseTime(resp.Header.Get("Last-Modified")); err == nil {
+		info.LastModified = t
+	}
+	return info
+}
+
+// probeSize learns the size from a "Range: bytes=0-0" GET. The body is
+// not read: for a generated product it may be the whole thing.
+func (c *Client) probeSize(ctx context.Context, uri string, info *ObjectInfo) error {
+	req, err := c.downloadRequest(ctx, http.MethodGet, uri)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Range", "bytes=0-0")
+	resp, err := c.do(req)
+	var he *HTTPError
+	if errors.As(err, &he) && he.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		info.Size = 0 // nothing to give a byte of
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	got := objectInfo(resp)
+	if info.ETag == "" {
+		info.ETag = got.ETag
+	}
+	if info.LastModified.IsZero() {
+		info.LastModified = got.LastModified
+	}
+	if info.ContentType == "" {
+		info.ContentType = got.ContentType
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		if cr, err := parseContentRange(resp.Header.Get("Content-Range")); err == nil && cr.total >= 0 {
+			info.Size = cr.total
+			info.AcceptRanges = true
+		}
+	case http.StatusOK:
+		info.Size = resp.ContentLength
+	}
+	return nil
+}
+
+// contentRange is a parsed "bytes first-last/total" (total -1 for "*").
+type contentRange struct {
+	first, last, total int64
+}
+
+func parseContentRange(s string) (contentRange, error) {
+	bad := fmt.Errorf("bad Content-Range %q", s)
+	rest, ok := strings.CutPrefix(strings.TrimSpace(s), "bytes ")
+	if !ok {
+		return contentRange{}, bad
+	}
+	span, total, ok := strings.Cut(rest, "/")
+	if !ok {
+		return contentRange{}, bad
+	}
+	cr := contentRange{first: -1, last: -1, total: -1}
+	if total != "*" {
+		n, err := strconv.ParseInt(total, 10, 64)
+		if err != nil || n < 0 {
+			return contentRange{}, bad
+		}
+		cr.total = n
+	}
+	if span == "*" { // unsatisfied-range form
+		return cr, nil
+	}
+	a, b, ok := strings.Cut(span, "-")
+	if !ok {
+		return contentRange{}, bad
+	}
+	var err1, err2 error
+	cr.first, err1 = strconv.ParseInt(a, 10, 64)
+	cr.last, err2 = strconv.ParseInt(b, 10, 64)
+	if err1 != nil || err2 != nil || cr.first < 0 || cr.last < cr.first || cr.total >= 0 && cr.last >= cr.total {
+		return contentRange{}, bad
+	}
+	return cr, nil
+}
+
+// ReadAt reads len(p) bytes of a product starting at off, with ranged GETs
+// of Download/file. It follows io.ReaderAt: n < len(p) comes with an
+// error, and io.EOF only when the product really ends before off+len(p).
+// A server that ignores Range (200) still yields the right bytes; a wrong
+// Content-Range, a short body or a broken connection is an ErrServer
+// error, never a short read.
+func (c *Client) ReadAt(ctx context.Context, uri string, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("mast: ReadAt %s: negative offset %d", uri, off)
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	n := 0
+	for n < len(p) {
+		m, eof, err := c.readRange(ctx, uri, p[n:], off+int64(n))
+		n += m
+		switch {
+		case err != nil:
+			return n, err
+		case eof:
+			if n == len(p) {
+				return n, nil
+			}
+			return n, io.EOF
+		case m == 0:
+			return n, fmt.Errorf("%w: %s: no bytes at offset %d", ErrServer, uri, off+int64(n))
+		}
+		// A server may legally answer a shorter range than asked; ask
+		// again for the rest.
+	}
+	return n, nil
+}
+
+// readRange does one ranged GET into p. eof reports that the product ends
+// at off+n.
+func (c *Client) readRange(ctx context.Context, uri string, p []byte, off int64) (n int, eof bool, err error) {
+	req, err := c.downloadRequest(ctx, http.MethodGet, uri)
+	if err != nil {
+		return 0, false, err
+	}
+	last := off + int64(len(p)) - 1
+	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, last))
+	resp, err := c.do(req)
+	var he *HTTPError
+	if errors.As(err, &he) && he.StatusCode == http.StatusRequestedRangeNotSatisfiable {
+		return 0, true, nil // off is at or past the end
+	}
+	if err != nil {
+		return 0, false, err
+	}
+	defer resp.Body.Close()
+	broken := func(format string, a ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrServer, uri, fmt.Sprintf(format, a...))
+	}
+	switch resp.StatusCode {
+	case http.StatusPartialContent:
+		if strings.HasPrefix(resp.Header.Get("Content-Type"), "multipart/") {
+			return 0, false, broken("multipart answer to a single range")
+		}
+		cr, err := parseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil {
+			return 0, false, broken("%v", err)
+		}
+		if cr.first != off || cr.last > last {
+			return 0, false, broken("asked bytes %d-%d, got Content-Range %q", off, last, resp.Header.Get("Content-Range"))
+		}
+		size := cr.last - cr.first + 1
+		if resp.ContentLength >= 0 && resp.ContentLength != size {
+			return 0, false, broken("Content-Length %d does not match Content-Range %q", resp.ContentLength, resp.Header.Get("Content-Range"))
+		}
+		m, err := readFull(resp.Body, p[:size])
+		if m < int(size) {
+			return m, false, c.bodyError(ctx, uri, err, m, size)
+		}
+		return m, cr.total >= 0 && cr.last == cr.total-1, nil
+
+	case http.StatusOK:
+		// Range ignored: the body is the whole product. Skip to off.
+		c.log.Debug("mast: server ignored Range", "uri", uri, "off", off)
+		// Without a length, only a framed body (chunked, HTTP/2) says
+		// where the product ends; a connection close could be a failure.
+		framed := resp.ContentLength >= 0 || resp.ProtoMajor >= 2 ||
+			len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+		if resp.ContentLength >= 0 && off >= resp.ContentLength {
+			return 0, true, nil
+		}
+		skipped, err := io.CopyN(io.Discard, resp.Body, off)
+		if skipped < off {
+			if err == io.EOF && framed && resp.ContentLength < 0 {
+				return 0, true, nil
+			}
+			return 0, false, c.bodyError(ctx, uri, err, int(skipped), off)
+		}
+		want := int64(len(p))
+		if resp.ContentLength >= 0 {
+			want = min(want, resp.ContentLength-off)
+		}
+		m, err := readFull(resp.Body, p[:want])
+		switch {
+		case int64(m) == want:
+			return m, resp.ContentLength >= 0 && off+want == resp.ContentLength, nil
+		case err == io.EOF && framed && resp.ContentLength < 0:
+			return m, true, nil
+		default:
+			return m, false, c.bodyError(ctx, uri, err, m, want)
+		}
+	}
+	return 0, false, broken("unexpected status %d for a ranged GET", resp.StatusCode)
+}
+
+// readFull is io.ReadFull without turning a clean EOF into
+// io.ErrUnexpectedEOF, so the caller can tell a framed end from a break.
+func readFull(r io.Reader, p []byte) (int, error) {
+	n := 0
+	for n < len(p) {
+		m, err := r.Read(p[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// bodyError classifies a body that stopped early.
+func (c *Client) bodyError(ctx context.Context, uri string, err error, got int, want int64) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("mast: %s: %w", uri, ctx.Err())
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: %s: body ended after %d of %d bytes: %s", ErrServer, uri, got, want, c.scrub(err.Error()))
+}
+
+// errStalled is the cancel cause when an Open stream makes no progress.
+var errStalled = errors.New("stalled")
+
+// Open streams a whole product (for products without a Content-Length,
+// or a full download). Config.Timeout bounds the wait for the response
+// and then every wait for more bytes, not the whole transfer. A length
+// mismatch or broken chunked stream reads as an ErrServer error.
+func (c *Client) Open(ctx context.Context, uri string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
+	s := &stream{ctx: ctx, cancel: cancel, timeout: c.cfg.Timeout, c: c, uri: uri}
+	if s.timeout > 0 {
+		s.timer = time.AfterFunc(s.timeout, func() { cancel(errStalled) })
+	}
+	req, err := c.downloadRequest(ctx, http.MethodGet, uri)
+	if err == nil {
+		var resp *http.Response
+		resp, err = c.do(req)
+		if err == nil {
+			s.body = resp.Body
+			return s, nil
+		}
+	}
+	s.stop()
+	if errors.Is(context.Cause(ctx), errStalled) {
+		return nil, fmt.Errorf("%w: %s: no response within %v", ErrServer, uri, c.cfg.Timeout)
+	}
+	return nil, err
+}
+
+// stream is the body of Open with a stall timer.
+type stream struct {
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	timer   *time.Timer
+	timeout time.Duration
+	c       *Client
+	uri     string
+	body    io.ReadCloser
+}
+
+func (s *stream) Read(p []byte) (int, error) {
+	n, err := s.body.Read(p)
+	if n > 0 && s.timer != nil {
+		s.timer.Reset(s.timeout)
+	}
+	if err == nil || err == io.EOF {
+		return n, err
+	}
+	switch {
+	case errors.Is(context.Cause(s.ctx), errStalled):
+		err = fmt.Errorf("%w: %s: no data for %v", ErrServer, s.uri, s.timeout)
+	case s.ctx.Err() != nil:
+		err = fmt.Errorf("mast: %s: %w", s.uri, context.Cause(s.ctx))
+	default:
+		err = fmt.Errorf("%w: %s: %s", ErrServer, s.uri, s.c.scrub(err.Error()))
+	}
+	return n, err
+}
+
+func (s *stream) Close() error {
+	s.stop()
+	return s.body.Close()
+}
+
+func (s *stream) stop() {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.cancel(nil)
+}
+
+// BundleScript asks MAST for a curl script that downloads the given
+// products (astroquery's curl_flag download): POST Download/bundle.sh
+// with one uri form field per product.
+func (c *Client) BundleScript(ctx context.Context, uris []string) ([]byte, error) {
+	if len(uris) == 0 {
+		return nil, &InvalidCriteriaError{Reason: "no products to download"}
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	form := url.Values{"uri": uris}
+	req, err := c.newRequest(ctx, http.MethodPost, c.cfg.BaseURL+"/api/v0.1/Download/bundle.sh",
+		strings.NewReader(form.Encode()), true)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.readBody(ctx, resp)
+}
