@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/mastfs/mastfs/cache"
+	mfs "github.com/mastfs/mastfs/fs"
+	"github.com/mastfs/mastfs/mast"
+)
+
+func mountCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "mount",
+		Usage:     "mount the archive in the foreground; SIGINT/SIGTERM unmount cleanly",
+		ArgsUsage: "MOUNTPOINT",
+		Flags: append(sharedFlags(),
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users see the mount (needs user_allow_other)"},
+			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE operation"},
+		),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("usage: mastfs mount [flags] MOUNTPOINT", 2)
+			}
+			cfg, err := parseConfig(c)
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			return serve(c.Context, cfg, c.Args().First(), c.Bool("allow-other"), c.Bool("debug-fuse"), nil)
+		},
+	}
+}
+
+// newClient builds the archive client of a configuration.
+func newClient(cfg *config) *mast.Client {
+	return mast.New(mast.Config{
+		BaseURL:     cfg.MastURL,
+		ResolverURL: cfg.ResolverURL,
+		Token:       cfg.Token,
+		HTTPClient:  &http.Client{Transport: http.DefaultTransport},
+		Logger:      cfg.Logger,
+		UserAgent:   "mastfs/" + version(),
+	})
+}
+
+func downloadURL(base string) func(string) string {
+	return func(uri string) string {
+		return base + "/api/v0.1/Download/file?uri=" + (&url.URL{Path: uri}).EscapedPath()
+	}
+}
+
+// serve mounts and blocks until a signal or an external unmount. ready, when
+// set, is called once the mount is up (the demo prints hints then).
+func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debugFUSE bool, ready func()) error {
+	client := newClient(cfg)
+	blocks, err := cache.New(cache.Config{MaxBytes: cfg.CacheSize, BlockSize: int(cfg.BlockSize)})
+	if err != nil {
+		return err
+	}
+	defer blocks.Close()
+	srv, root, err := mfs.Mount(mountpoint, mfs.Options{
+		Archive:         client,
+		Source:          client,
+		Cache:           blocks,
+		DownloadURL:     downloadURL(cfg.MastURL),
+		QueryTTL:        cfg.QueryTTL,
+		MaxObservations: cfg.MaxObservations,
+		Logger:          cfg.Logger,
+		AllowOther:      allowOther,
+		DebugFUSE:       debugFUSE,
+	})
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("mounted", "mountpoint", mountpoint, "mast", cfg.MastURL)
+	if ready != nil {
+		ready()
+	}
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	done := make(chan struct{})
+	go func() { srv.Wait(); close(done) }()
+	for {
+		select {
+		case <-done:
+			cfg.Logger.Info("unmounted", "mountpoint", mountpoint)
+			return nil
+		case s := <-sigs:
+			if s == syscall.SIGHUP {
+				root.DropCaches()
+				blocks.Clear()
+				cfg.Logger.Info("caches dropped (SIGHUP)")
+				continue
+			}
+			cfg.Logger.Info("unmounting", "signal", s.String())
+			if err := unmountWithRetry(srv.Unmount); err != nil {
+				return fmt.Errorf("unmount %s: %w", mountpoint, err)
+			}
+		}
+	}
+}
+
+// unmountWithRetry retries while the mount is busy for a short while: a
+// shell that just left the directory may still hold it for a moment.
+func unmountWithRetry(unmount func() error) error {
+	var err error
+	for i := 0; i < 20; i++ {
+		if err = unmount(); err == nil {
+			return nil
+		}
+		if !errors.Is(err, syscall.EBUSY) {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+func versionCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "version",
+		Usage: "print version and build information",
+		Action: func(c *cli.Context) error {
+			fmt.Printf("mastfs %s\n", version())
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				fmt.Printf("go %s\n", bi.GoVersion)
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" || s.Key == "vcs.time" || s.Key == "vcs.modified" {
+						fmt.Printf("%s %s\n", s.Key, s.Value)
+					}
+				}
+			}
+			return nil
+		},
+	}
+}
+
+// Version is set at link time (-ldflags "-X main.Version=...").
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,190 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/mastfs/mastfs/cache"
+)
+
+// Options configure one mount.
+type Options struct {
+	Archive Archive
+	Source  Source
+	Cache   *cache.Cache
+	// DownloadURL renders the MAST download URL of a data URI.
+	DownloadURL func(uri string) string
+	// QueryTTL is how long listings stay cached (and the kernel's entry
+	// lifetime for query directories).
+	QueryTTL time.Duration
+	// MaxObservations caps the observations a directory will list.
+	MaxObservations int
+	Logger          *slog.Logger
+	AllowOther      bool
+	DebugFUSE       bool
+}
+
+func (o *Options) defaults() {
+	if o.QueryTTL <= 0 {
+		o.QueryTTL = 10 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	if o.DownloadURL == nil {
+		o.DownloadURL = func(uri string) string { return uri }
+	}
+}
+
+// Root is the root of a mastfs tree.
+type Root struct {
+	staticDir
+}
+
+// NewRoot builds the root node of the tree for opts.
+func NewRoot(opts Options) (*Root, error) {
+	opts.defaults()
+	if opts.Archive == nil || opts.Source == nil || opts.Cache == nil {
+		return nil, fmt.Errorf("fs: Archive, Source and Cache are required")
+	}
+	m := &mountState{
+		archive:     opts.Archive,
+		source:      opts.Source,
+		blocks:      opts.Cache,
+		log:         opts.Logger,
+		ttl:         opts.QueryTTL,
+		started:     time.Now(),
+		uid:         uint32(os.Getuid()),
+		gid:         uint32(os.Getgid()),
+		downloadURL: opts.DownloadURL,
+		sizes:       map[string]*learnedSize{},
+	}
+	m.runner = newQueryRunner(opts.Archive, opts.QueryTTL, opts.MaxObservations, opts.Logger)
+	r := &Root{staticDir{m: m}}
+	r.children = rootChildren(m)
+	return r, nil
+}
+
+// DropCaches forgets cached listings and resolved names (SIGHUP).
+func (r *Root) DropCaches() { r.m.runner.Drop() }
+
+// Mount mounts the tree at mountpoint. The caller waits on the server and
+// unmounts it.
+func Mount(mountpoint string, opts Options) (*fuse.Server, *Root, error) {
+	root, err := NewRoot(opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts.defaults()
+	negative := time.Second
+	fo := &gofs.Options{
+		MountOptions: fuse.MountOptions{
+			FsName:        "mastfs",
+			Name:          "mastfs",
+			DirectMount:   true,
+			AllowOther:    opts.AllowOther,
+			Debug:         opts.DebugFUSE,
+			MaxBackground: 64,
+			MaxReadAhead:  1 << 20,
+			// "ro" makes the kernel refuse every write with EROFS.
+			Options: []string{"ro", "default_permissions"},
+		},
+		NegativeTimeout: &negative,
+		UID:             uint32(os.Getuid()),
+		GID:             uint32(os.Getgid()),
+	}
+	srv, err := gofs.Mount(mountpoint, root, fo)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	return srv, root, nil
+}
+
+const rootReadme = `mastfs: the MAST archive as a read-only directory tree.
+
+  criteria/<name>=<value>/...      query_criteria, e.g. criteria/obs_collection=HST/proposal_id=12062/
+  region/<ra dec>/[radius=..]/...  query_region (+ criteria), e.g. region/322.49324,12.16683/radius=5arcmin/
+  object/<name>/...                query_object (+ criteria), e.g. object/M101/obs_collection=GALEX/
+  obsid/<id>[,<id>...]/            get_product_list for Product Group IDs
+
+Values: a,b,c (OR), wildcards with * or %, lo..hi ranges on continuous columns,
+ISO dates on time columns; %2F is '/', %2C a literal ',', %25 a literal '%'.
+Segments starting with @ filter products: @mrp, @extension=fits,fits.gz,
+@productType=SCIENCE, @calib_level=<=2, !negation.
+
+In a query directory: one file per unique product, and (by name, not listed)
+.count with the observation count.
+`
+
+const criteriaReadme = `criteria/: one directory level per criterion, in any order.
+
+  criteria/obs_collection=HST/proposal_id=12062/
+  criteria/instrument_name=ACS%2FWFC/t_min=2020-01-01..2020-02-01/
+  criteria/target_name=M*/dataproduct_type=image,spectrum/@mrp/
+
+Names are observation columns (case-insensitive); objectname=, coordinates=,
+radius= and resolver= add a position. At least one non-positional criterion
+is needed before a directory lists products.
+`
+
+func rootChildren(m *mountState) map[string]func() (gofs.InodeEmbedder, gofs.StableAttr) {
+	readme := func(name, text string) func() (gofs.InodeEmbedder, gofs.StableAttr) {
+		return textChild(m, identityIno("static", name), time.Hour, func(context.Context) ([]byte, error) { return []byte(text), nil })
+	}
+	prefix := func(name, text string, kind Kind) func() (gofs.InodeEmbedder, gofs.StableAttr) {
+		ino := identityIno("prefix", name)
+		return func() (gofs.InodeEmbedder, gofs.StableAttr) {
+			d := &staticDir{m: m, children: map[string]func() (gofs.InodeEmbedder, gofs.StableAttr){
+				"README.txt": readme(name+"/README.txt", text),
+			}}
+			d.lookup = func(ctx context.Context, seg string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+				spec, err := m.anchorSpec(ctx, kind, seg)
+				if err != nil {
+					m.log.Warn("bad path segment", "segment", seg, "dir", name, "reason", err)
+					return nil, toErrno(err)
+				}
+				return m.newQueryDir(ctx, d.EmbeddedInode(), spec, out), 0
+			}
+			return d, gofs.StableAttr{Mode: fuse.S_IFDIR, Ino: ino}
+		}
+	}
+	return map[string]func() (gofs.InodeEmbedder, gofs.StableAttr){
+		"README.txt": readme("README.txt", rootReadme),
+		"criteria":   prefix("criteria", criteriaReadme, KindCriteria),
+		"region":     prefix("region", "region/<position>/: a cone search around a position.\n  region/322.49324,12.16683/\n  region/21:29:58.38 +12:10:00.6/radius=5arcmin/obs_collection=HST/\nDefault radius 0.2 deg.\n", KindRegion),
+		"object":     prefix("object", "object/<name>/: a cone search around a resolved object name.\n  object/M101/\n  object/M8/radius=0.02deg/obs_collection=K2,IUE/\n", KindObject),
+		"obsid":      prefix("obsid", "obsid/<obsid>[,<obsid>...]/: the products of MAST Product Group IDs.\n  obsid/2003738726/\n", KindObsid),
+	}
+}
+
+// anchorSpec builds the spec of the first directory under a prefix, checking
+// what can be checked without a query.
+func (m *mountState) anchorSpec(ctx context.Context, kind Kind, seg string) (QuerySpec, error) {
+	if kind == KindCriteria {
+		base, _ := RootSpec(KindCriteria, "")
+		spec, err := base.With(seg)
+		if err != nil {
+			return spec, err
+		}
+		return spec, m.checkCriteria(ctx, spec)
+	}
+	spec, err := RootSpec(kind, seg)
+	if err != nil {
+		return spec, err
+	}
+	if kind == KindObject {
+		if name, resolver, ok := spec.ObjectName(); ok {
+			if _, _, err := m.runner.resolve(ctx, name, resolver); err != nil {
+				return spec, err
+			}
+		}
+	}
+	return spec, nil
+}

@@ -1,0 +1,460 @@
+package fs
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/mastfs/mastfs/cache"
+)
+
+// Source reads product bytes. The block cache sits in front of it.
+type Source interface {
+	// ReadAt fills p from the product at off; a short read is an error
+	// unless it ends at the product's end (io.EOF).
+	ReadAt(ctx context.Context, uri string, p []byte, off int64) (int, error)
+	// Open streams a whole product (for products of unknown size).
+	Open(ctx context.Context, uri string) (io.ReadCloser, error)
+}
+
+// mountState is shared by every node of one mount.
+type mountState struct {
+	runner  *queryRunner
+	archive Archive
+	source  Source
+	blocks  *cache.Cache
+	log     *slog.Logger
+	ttl     time.Duration
+	started time.Time
+	uid     uint32
+	gid     uint32
+	// downloadURL renders a product's MAST download URL (user.mast.url).
+	downloadURL func(uri string) string
+
+	sizesMu sync.Mutex
+	sizes   map[string]*learnedSize // dataURI → size learned from the archive
+}
+
+// Kernel cache lifetimes. Products are immutable for a given identity, so
+// their entries and attributes can live long; query directories live for
+// --query-ttl.
+const (
+	productTTL = 24 * time.Hour
+	staticTTL  = time.Hour
+)
+
+func (m *mountState) dirAttr(out *fuse.Attr, ino uint64) {
+	out.Mode = fuse.S_IFDIR | 0o555
+	out.Ino = ino
+	out.Nlink = 2
+	out.Owner = fuse.Owner{Uid: m.uid, Gid: m.gid}
+	t := m.started
+	out.SetTimes(&t, &t, &t)
+}
+
+func (m *mountState) fileAttr(out *fuse.Attr, ino uint64, size int64, mtime time.Time) {
+	out.Mode = fuse.S_IFREG | 0o444
+	out.Ino = ino
+	out.Nlink = 1
+	if size > 0 {
+		out.Size = uint64(size)
+	}
+	out.Blksize = 1 << 20
+	out.Blocks = (out.Size + 511) / 512
+	out.Owner = fuse.Owner{Uid: m.uid, Gid: m.gid}
+	if mtime.IsZero() {
+		mtime = m.started
+	}
+	out.SetTimes(&mtime, &mtime, &mtime)
+}
+
+// readOnly gives EROFS for every namespace or attribute change. The kernel
+// already refuses writes on an "ro" mount; this covers the rest.
+type readOnly struct{ gofs.Inode }
+
+var (
+	_ gofs.NodeSetattrer     = (*readOnly)(nil)
+	_ gofs.NodeSetxattrer    = (*readOnly)(nil)
+	_ gofs.NodeRemovexattrer = (*readOnly)(nil)
+	_ gofs.NodeMkdirer       = (*readOnly)(nil)
+	_ gofs.NodeCreater       = (*readOnly)(nil)
+	_ gofs.NodeUnlinker      = (*readOnly)(nil)
+	_ gofs.NodeRmdirer       = (*readOnly)(nil)
+	_ gofs.NodeRenamer       = (*readOnly)(nil)
+	_ gofs.NodeSymlinker     = (*readOnly)(nil)
+	_ gofs.NodeLinker        = (*readOnly)(nil)
+	_ gofs.NodeMknoder       = (*readOnly)(nil)
+)
+
+func (*readOnly) Setattr(context.Context, gofs.FileHandle, *fuse.SetAttrIn, *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+func (*readOnly) Setxattr(context.Context, string, []byte, uint32) syscall.Errno {
+	return syscall.EROFS
+}
+func (*readOnly) Removexattr(context.Context, string) syscall.Errno { return syscall.EROFS }
+func (*readOnly) Mkdir(context.Context, string, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (*readOnly) Create(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+func (*readOnly) Unlink(context.Context, string) syscall.Errno { return syscall.EROFS }
+func (*readOnly) Rmdir(context.Context, string) syscall.Errno  { return syscall.EROFS }
+func (*readOnly) Rename(context.Context, string, gofs.InodeEmbedder, string, uint32) syscall.Errno {
+	return syscall.EROFS
+}
+func (*readOnly) Symlink(context.Context, string, string, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (*readOnly) Link(context.Context, gofs.InodeEmbedder, string, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+func (*readOnly) Mknod(context.Context, string, uint32, uint32, *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+// staticDir is a directory with a fixed set of children (the root, prefixes).
+type staticDir struct {
+	readOnly
+	m        *mountState
+	ino      uint64
+	children map[string]func() (gofs.InodeEmbedder, gofs.StableAttr)
+	// lookup, when set, handles names not in children (prefix directories).
+	lookup func(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno)
+}
+
+var (
+	_ gofs.NodeLookuper  = (*staticDir)(nil)
+	_ gofs.NodeReaddirer = (*staticDir)(nil)
+	_ gofs.NodeGetattrer = (*staticDir)(nil)
+)
+
+func (d *staticDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d.m.dirAttr(&out.Attr, d.StableAttr().Ino)
+	out.SetTimeout(staticTTL)
+	return 0
+}
+
+func (d *staticDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if mk, ok := d.children[name]; ok {
+		node, attr := mk()
+		ch := d.NewInode(ctx, node, attr)
+		if g, ok := ch.Operations().(gofs.NodeGetattrer); ok {
+			var ao fuse.AttrOut
+			if errno := g.Getattr(ctx, nil, &ao); errno != 0 {
+				return nil, errno
+			}
+			out.Attr = ao.Attr
+		}
+		out.SetEntryTimeout(staticTTL)
+		out.SetAttrTimeout(staticTTL)
+		return ch, 0
+	}
+	if d.lookup != nil {
+		return d.lookup(ctx, name, out)
+	}
+	return nil, syscall.ENOENT
+}
+
+func (d *staticDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	names := make([]string, 0, len(d.children))
+	for n := range d.children {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	entries := make([]fuse.DirEntry, 0, len(names))
+	for _, n := range names {
+		_, attr := d.children[n]()
+		entries = append(entries, fuse.DirEntry{Name: n, Mode: attr.Mode, Ino: attr.Ino})
+	}
+	return gofs.NewListDirStream(entries), 0
+}
+
+// textFile is a small generated file (README.txt, .count, CSV tables). Its
+// content is produced on open; the size it reports is the size of the
+// content as last generated, and reads use direct I/O so the kernel never
+// trusts a stale size.
+type textFile struct {
+	readOnly
+	m        *mountState
+	generate func(ctx context.Context) ([]byte, error)
+	ttl      time.Duration
+
+	mu   sync.Mutex
+	data []byte
+	at   time.Time
+}
+
+var (
+	_ gofs.NodeGetattrer = (*textFile)(nil)
+	_ gofs.NodeOpener    = (*textFile)(nil)
+	_ gofs.NodeReader    = (*textFile)(nil)
+)
+
+func (f *textFile) content(ctx context.Context) ([]byte, error) {
+	f.mu.Lock()
+	if f.data != nil && time.Since(f.at) < f.ttl {
+		d := f.data
+		f.mu.Unlock()
+		return d, nil
+	}
+	f.mu.Unlock()
+	d, err := f.generate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	f.data, f.at = d, time.Now()
+	f.mu.Unlock()
+	return d, nil
+}
+
+func (f *textFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	d, err := f.content(ctx)
+	if err != nil {
+		f.m.log.Warn("generating file failed", "err", err)
+		return toErrno(err)
+	}
+	f.m.fileAttr(&out.Attr, f.StableAttr().Ino, int64(len(d)), f.m.started)
+	out.SetTimeout(time.Second)
+	return 0
+}
+
+type textHandle struct{ data []byte }
+
+func (f *textFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	d, err := f.content(ctx)
+	if err != nil {
+		f.m.log.Warn("generating file failed", "err", err)
+		return nil, 0, toErrno(err)
+	}
+	return &textHandle{data: d}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (f *textFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	h, ok := fh.(*textHandle)
+	if !ok {
+		return nil, syscall.EBADF
+	}
+	if off >= int64(len(h.data)) {
+		return fuse.ReadResultData(nil), 0
+	}
+	end := off + int64(len(dest))
+	if end > int64(len(h.data)) {
+		end = int64(len(h.data))
+	}
+	return fuse.ReadResultData(h.data[off:end]), 0
+}
+
+// textChild returns a children-map entry for a generated file.
+func textChild(m *mountState, ino uint64, ttl time.Duration, gen func(ctx context.Context) ([]byte, error)) func() (gofs.InodeEmbedder, gofs.StableAttr) {
+	return func() (gofs.InodeEmbedder, gofs.StableAttr) {
+		return &textFile{m: m, generate: gen, ttl: ttl}, gofs.StableAttr{Mode: fuse.S_IFREG, Ino: ino}
+	}
+}
+
+// productFile is one archive product.
+type productFile struct {
+	readOnly
+	m *mountState
+	p *product
+}
+
+var (
+	_ gofs.NodeGetattrer   = (*productFile)(nil)
+	_ gofs.NodeOpener      = (*productFile)(nil)
+	_ gofs.NodeReader      = (*productFile)(nil)
+	_ gofs.NodeGetxattrer  = (*productFile)(nil)
+	_ gofs.NodeListxattrer = (*productFile)(nil)
+)
+
+func (f *productFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	size, err := f.m.productSize(ctx, f.p)
+	if err != nil {
+		f.m.log.Warn("product size unknown", "uri", f.p.URI, "err", err)
+		return toErrno(err)
+	}
+	f.m.fileAttr(&out.Attr, f.StableAttr().Ino, size, f.p.Mtime)
+	out.SetTimeout(productTTL)
+	return 0
+}
+
+// productHandle is one open product. For products the archive gave no size
+// for, the whole body is held by the handle's learned size entry.
+type productHandle struct {
+	whole *learnedSize
+}
+
+func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	if f.p.Size >= 0 {
+		// The identity (and so the bytes) of an inode never changes: the page
+		// cache may survive across opens.
+		return &productHandle{}, fuse.FOPEN_KEEP_CACHE, 0
+	}
+	ls, err := f.m.learn(ctx, f.p)
+	if err != nil {
+		f.m.log.Warn("open failed", "uri", f.p.URI, "err", err)
+		return nil, 0, toErrno(err)
+	}
+	return &productHandle{whole: ls}, fuse.FOPEN_DIRECT_IO, 0
+}
+
+func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	if h, ok := fh.(*productHandle); ok && h.whole != nil && h.whole.body != nil {
+		body := h.whole.body
+		if off >= int64(len(body)) {
+			return fuse.ReadResultData(nil), 0
+		}
+		end := min(off+int64(len(dest)), int64(len(body)))
+		return fuse.ReadResultData(body[off:end]), 0
+	}
+	size, err := f.m.productSize(ctx, f.p)
+	if err != nil {
+		return nil, toErrno(err)
+	}
+	if off >= size {
+		return fuse.ReadResultData(nil), 0
+	}
+	if off+int64(len(dest)) > size {
+		dest = dest[:size-off]
+	}
+	obj := cache.Object{
+		Key:  fmt.Sprintf("%s\x00%d", f.p.URI, size),
+		Size: size,
+		Fetch: func(ctx context.Context, p []byte, off int64) (int, error) {
+			return f.m.source.ReadAt(ctx, f.p.URI, p, off)
+		},
+	}
+	n, err := f.m.blocks.ReadAt(ctx, obj, dest, off)
+	if err != nil && err != io.EOF {
+		f.m.log.Warn("read failed", "uri", f.p.URI, "off", off, "len", len(dest), "err", err)
+		return nil, toErrno(err)
+	}
+	return fuse.ReadResultData(dest[:n]), 0
+}
+
+func (f *productFile) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	v, ok := f.xattrs()[attr]
+	if !ok {
+		return 0, syscall.ENODATA
+	}
+	if len(dest) == 0 {
+		return uint32(len(v)), 0
+	}
+	if len(dest) < len(v) {
+		return uint32(len(v)), syscall.ERANGE
+	}
+	return uint32(copy(dest, v)), 0
+}
+
+func (f *productFile) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) {
+	attrs := f.xattrs()
+	names := make([]string, 0, len(attrs))
+	for k := range attrs {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b bytes.Buffer
+	for _, n := range names {
+		b.WriteString(n)
+		b.WriteByte(0)
+	}
+	if len(dest) == 0 {
+		return uint32(b.Len()), 0
+	}
+	if len(dest) < b.Len() {
+		return uint32(b.Len()), syscall.ERANGE
+	}
+	return uint32(copy(dest, b.Bytes())), 0
+}
+
+func (f *productFile) xattrs() map[string]string {
+	out := make(map[string]string, len(f.p.Columns)+1)
+	for _, c := range f.p.Columns {
+		out["user.mast."+c.Name] = f.p.Row.Str(c.Name)
+	}
+	out["user.mast.url"] = f.m.downloadURL(f.p.URI)
+	return out
+}
+
+// learnedSize is what the archive told us about a product with no size in
+// its metadata: learned once per mount and kept.
+type learnedSize struct {
+	once  sync.Once
+	ready atomic.Bool // set once size/body/err are final
+	size  int64
+	body  []byte // the whole product, when only a full read could tell its size
+	err   error
+}
+
+// maxUnsizedBody bounds the memory held for products without a Content-Length.
+const maxUnsizedBody = 256 << 20
+
+func (m *mountState) learn(ctx context.Context, p *product) (*learnedSize, error) {
+	m.sizesMu.Lock()
+	ls, ok := m.sizes[p.URI]
+	if !ok {
+		ls = &learnedSize{}
+		m.sizes[p.URI] = ls
+	}
+	m.sizesMu.Unlock()
+	ls.once.Do(func() {
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
+		defer cancel()
+		rc, err := m.source.Open(fctx, p.URI)
+		if err != nil {
+			ls.err = err
+			return
+		}
+		defer rc.Close()
+		body, err := io.ReadAll(io.LimitReader(rc, maxUnsizedBody+1))
+		if err != nil {
+			ls.err = err
+			return
+		}
+		if len(body) > maxUnsizedBody {
+			ls.err = fmt.Errorf("product without Content-Length is larger than %d bytes", maxUnsizedBody)
+			return
+		}
+		ls.size, ls.body = int64(len(body)), body
+	})
+	ls.ready.Store(true)
+	if ls.err != nil {
+		// Let a later open try again.
+		m.sizesMu.Lock()
+		if m.sizes[p.URI] == ls {
+			delete(m.sizes, p.URI)
+		}
+		m.sizesMu.Unlock()
+	}
+	return ls, ls.err
+}
+
+// productSize is the exact size: from the metadata, else learned once.
+func (m *mountState) productSize(ctx context.Context, p *product) (int64, error) {
+	if p.Size >= 0 {
+		return p.Size, nil
+	}
+	ls, err := m.learn(ctx, p)
+	if err != nil {
+		return 0, err
+	}
+	return ls.size, nil
+}
