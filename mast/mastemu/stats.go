@@ -1,0 +1,72 @@
+package mastemu
+
+import "maps"
+
+// Stats are the server's counters since New or the last ResetStats.
+type Stats struct {
+	// Requests counts HTTP requests by endpoint (Endpoint* constants).
+	Requests map[string]int
+	// Services counts invoke requests by service name, EXECUTING polls
+	// included, except COUNT_BIG(*) queries, which are in CountQueries.
+	Services     map[string]int
+	CountQueries map[string]int
+	// Executing is how many EXECUTING answers were sent.
+	Executing int
+	// DownloadBytes is the body bytes sent by Download/file.
+	DownloadBytes int64
+	// Log has one entry per request, in arrival order of completion.
+	Log []LogEntry
+}
+
+// LogEntry is one request the server answered.
+type LogEntry struct {
+	Method   string
+	Path     string
+	Endpoint string
+	Service  string // invoke service
+	Count    bool   // a COUNT_BIG(*) query
+	URI      string // Download/file data URI
+	Range    string // Range request header
+	Status   int
+}
+
+func newStats() Stats {
+	return Stats{Requests: map[string]int{}, Services: map[string]int{}, CountQueries: map[string]int{}}
+}
+
+func (s *Server) record(e LogEntry, body int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := &s.stats
+	st.Requests[e.Endpoint]++
+	if e.Endpoint == EndpointInvoke && e.Service != "" {
+		if e.Count {
+			st.CountQueries[e.Service]++
+		} else {
+			st.Services[e.Service]++
+		}
+	}
+	if e.Endpoint == EndpointDownload {
+		st.DownloadBytes += body
+	}
+	st.Log = append(st.Log, e)
+}
+
+// Stats returns a copy of the counters.
+func (s *Server) Stats() Stats {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st := s.stats
+	st.Requests = maps.Clone(st.Requests)
+	st.Services = maps.Clone(st.Services)
+	st.CountQueries = maps.Clone(st.CountQueries)
+	st.Log = append([]LogEntry(nil), st.Log...)
+	return st
+}
+
+// ResetStats zeroes the counters and the log.
+func (s *Server) ResetStats() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stats = newStats()
+}
