@@ -14,7 +14,7 @@ import (
 )
 
 // DefaultBlockSize is the block size used when Config.BlockSize is zero.
-const DefaultBlockSize = 1 << 20
+const DefaultBlockSize = 256 << 10
 
 // Config sizes a Cache.
 type Config struct {
