@@ -143,6 +143,10 @@ func (c *Client) invoke(ctx context.Context, service string, params any, opt Inv
 		if err != nil {
 			return nil, err
 		}
+		t.RowsFiltered = -1
+		if r.Paging != nil {
+			t.RowsFiltered = r.Paging.RowsFiltered
+		}
 		if opt.Page > 0 || r.Status != "COMPLETE" || r.Paging == nil {
 			return t, nil
 		}

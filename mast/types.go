@@ -22,6 +22,9 @@ type Row map[string]any
 type Table struct {
 	Fields []Field
 	Rows   []Row
+	// RowsFiltered is the server's count of rows matching the query (from
+	// paging.rowsFiltered of the last page read), -1 when it gave none.
+	RowsFiltered int64
 }
 
 // Str renders a value the way astroquery's table would print it: strings as
