@@ -431,25 +431,10 @@ func (c *Catalog) BusiestProposal(collection string) (proposalID string, nObs in
 // Missions returns the mission names list_missions reports, in server order.
 func (c *Catalog) Missions() []string {
 	if c.missionsExtjs != nil {
-		return recordedMissions
+		return append([]string(nil), recordedMissions...)
 	}
-	return c.collections()
-}
-
-func (c *Catalog) collections() []string {
-	seen := map[string]bool{}
-	var out []string
-	cc := c.col("obs_collection")
-	for _, r := range c.rows {
-		for _, s := range strings.Split(str(r[cc]), ";") {
-			if s != "" && !seen[s] {
-				seen[s] = true
-				out = append(out, s)
-			}
-		}
-	}
-	sort.Strings(out)
-	return out
+	_, order := c.histogram("obs_collection")
+	return order
 }
 
 // AddProduct adds a product to the observation with the given obsid, e.g. a

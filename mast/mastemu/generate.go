@@ -127,11 +127,13 @@ func Generate(seed int64, nObs, productsPerObs int) *Catalog {
 	// Targets: the recorded resolver's objects first (so M101, M8 etc.
 	// resolve to generated observations too), then generated names.
 	var targets []target
-	for _, r := range recordedNames() {
+	c.names = recordedNames()
+	for _, r := range c.names {
 		if r.resolver == "SIMBAD" {
 			targets = append(targets, target{r.canonical, r.ra, r.dec, classes[len(targets)%len(classes)]})
 		}
 	}
+	nRecorded := len(targets)
 	nTargets := max(8, nObs/40)
 	prefixes := []string{"NGC", "HD", "IC", "UGC", "ESO", "PGC"}
 	for k := 0; len(targets) < nTargets; k++ {
@@ -140,7 +142,7 @@ func Generate(seed int64, nObs, productsPerObs int) *Catalog {
 		dec := math.Asin(2*rng.Float64()-1) * 180 / math.Pi
 		targets = append(targets, target{name, round(ra, 6), round(dec, 6), classes[rng.IntN(len(classes))]})
 	}
-	for _, t := range targets {
+	for _, t := range targets[nRecorded:] {
 		c.names = append(c.names, resolved{search: strings.ToLower(t.name), resolver: "SIMBAD",
 			canonical: t.name, ra: t.ra, dec: t.dec, objectType: "G"})
 	}

@@ -77,15 +77,33 @@ func (c *Catalog) TargetNames() []string {
 	return out
 }
 
+// lookupName finds a name case- and space-insensitively ("M 101" is "m101");
+// the entries echo the name as asked, as searchString, like SANTA.
 func (c *Catalog) lookupName(name string) []resolved {
-	key := strings.ToLower(strings.TrimSpace(name))
+	asked := strings.ToLower(strings.TrimSpace(name))
+	key := strings.ReplaceAll(asked, " ", "")
 	var out []resolved
 	for _, r := range c.names {
-		if r.search == key {
-			out = append(out, r)
+		if strings.ReplaceAll(r.search, " ", "") == key {
+			out = append(out, r.as(asked))
 		}
 	}
 	return out
+}
+
+func (r resolved) as(search string) resolved {
+	if r.search == search {
+		return r
+	}
+	r.search = search
+	if r.raw != nil {
+		var m map[string]any
+		if json.Unmarshal(r.raw, &m) == nil {
+			m["searchString"] = search
+			r.raw, _ = json.Marshal(m)
+		}
+	}
+	return r
 }
 
 func writeResolved(w http.ResponseWriter, entries []resolved) {
