@@ -3,6 +3,7 @@ package mast
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -123,3 +124,23 @@ func runPython(t testing.TB, script, stdin string, args ...string) string {
 	}
 	return string(out)
 }
+
+func jsonNum(s string) json.Number { return json.Number(s) }
+
+func mustJSON(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func mustUnmarshal(t testing.TB, s string, v any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+}
+
+func fmtSscan(s string, v any) (int, error) { return fmt.Sscan(s, v) }
