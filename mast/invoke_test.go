@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -256,12 +257,21 @@ func TestInvokeCancelIsNotServerError(t *testing.T) {
 func TestArchiveHeadersAndToken(t *testing.T) {
 	const token = "secret-token-123"
 	var h http.Header
+	var logs strings.Builder
+	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	c := newTestClient(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h = r.Header.Clone()
 		w.Write(fixture(t, "countsResp.json"))
-	}), Config{Token: token, UserAgent: "mastfs-test"})
+	}), Config{Token: token, UserAgent: "mastfs-test", Logger: logger})
+	c.log.Debug("config", "cfg", c.Config())
 	if _, err := c.Invoke(context.Background(), ServiceFiltered, nil, InvokeOptions{}); err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "/api/v0/invoke") {
+		t.Errorf("no request logged: %s", logs.String())
+	}
+	if strings.Contains(logs.String(), token) {
+		t.Errorf("token in logs: %s", logs.String())
 	}
 	for k, want := range map[string]string{
 		"Content-Type":  "application/x-www-form-urlencoded",
