@@ -431,7 +431,7 @@ func (c *Catalog) BusiestProposal(collection string) (proposalID string, nObs in
 // Missions returns the mission names list_missions reports, in server order.
 func (c *Catalog) Missions() []string {
 	if c.missionsExtjs != nil {
-		return append([]string(nil), recordedMissions...)
+		return append([]string(nil), recordedMissions()...)
 	}
 	_, order := c.histogram("obs_collection")
 	return order

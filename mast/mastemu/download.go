@@ -34,22 +34,22 @@ func (s *Server) productFor(r *http.Request) (string, *product) {
 	return uri, nil
 }
 
-// serveDownload answers HEAD/GET /api/v0.1/Download/file?uri=..; it returns
-// the URI for the request log.
-func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) string {
+// serveDownload answers HEAD/GET /api/v0.1/Download/file?uri=..
+func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request, entry *LogEntry) {
 	uri, p := s.productFor(r)
+	entry.URI = uri
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
-		return uri
+		return
 	}
 	if p == nil {
 		http.Error(w, "File not found: "+uri, http.StatusNotFound)
-		return uri
+		return
 	}
 	if p.rights == rightsExclusive && !s.authorized(r) {
 		http.Error(w, "Unauthorized: exclusive access data requires a valid MAST token", http.StatusUnauthorized)
-		return uri
+		return
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentType(p.kind))
@@ -63,7 +63,7 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) string {
 		if r.Method == http.MethodGet {
 			io.CopyBuffer(w, body, make([]byte, 64<<10))
 		}
-		return uri
+		return
 	}
 	if s.opts.IgnoreRange {
 		r.Header.Del("Range")
@@ -73,7 +73,7 @@ func (s *Server) serveDownload(w http.ResponseWriter, r *http.Request) string {
 		w = &noLengthWriter{w}
 	}
 	http.ServeContent(w, r, "", time.Time{}, body)
-	return uri
+	return
 }
 
 func flush(w http.ResponseWriter) {

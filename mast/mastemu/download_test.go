@@ -106,7 +106,9 @@ func TestIgnoreRangeAndNoContentLength(t *testing.T) {
 		}
 	}
 	// Small bodies too: the server must not measure them.
-	small := findProduct(t, c, "small text", func(p ProductInfo) bool { return strings.HasSuffix(p.Filename, ".txt") && p.Size < 1000 && !p.Exclusive })
+	small := findProduct(t, c, "small text", func(p ProductInfo) bool {
+		return strings.HasSuffix(p.Filename, ".txt") && p.Size < 1000 && !p.Exclusive
+	})
 	if resp, _ := get(t, downloadURL(ts.URL, small.DataURI)); resp.ContentLength != -1 {
 		t.Fatalf("small GET has Content-Length %d", resp.ContentLength)
 	}
@@ -136,8 +138,10 @@ func TestDynamicProducts(t *testing.T) {
 		t.Fatalf("unescaped URI: %d", resp.StatusCode)
 	}
 	// ... and an HLA URI with its own "&" arrives split.
-	q := "mast:HLA/url/cgi-bin/fitscut.cgi?red=hst_04819_65_wfpc2_f814w_pc&size=ALL&format=fits"
-	if _, err := c.AddProduct(c.obsidString(0), map[string]any{"dataURI": q, "productFilename": "fitscut.fits", "size": 2880 * 3}); err != nil {
+	rc := Recorded()
+	_, ts = startServer(t, Options{Catalog: rc})
+	q := "mast:HLA/url/cgi-bin/fitscut.cgi?red=hst_05371_cs_wfpc2_f814w_wf&size=ALL&format=fits"
+	if _, err := rc.AddProduct("2007372631", map[string]any{"dataURI": q, "productFilename": "fitscut.fits", "size": 2880 * 3}); err != nil {
 		t.Fatal(err)
 	}
 	if resp, _ := get(t, ts.URL+"/api/v0.1/Download/file?uri="+q); resp.StatusCode != 200 || resp.ContentLength != 2880*3 {

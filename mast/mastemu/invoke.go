@@ -13,21 +13,22 @@ import (
 
 const defaultPageSize = 50000
 
-// serveInvoke answers /api/v0/invoke (POST form or GET query "request").
-// It returns the service name and whether it was a count query, for Stats.
-func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) (string, bool) {
+// serveInvoke answers /api/v0/invoke (POST form or GET query "request"),
+// noting the service and whether it is a count query in the log entry.
+func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request, entry *LogEntry) {
 	reqStr := r.FormValue("request")
 	dec := json.NewDecoder(strings.NewReader(reqStr))
 	dec.UseNumber()
 	var raw map[string]any
 	if err := dec.Decode(&raw); err != nil {
 		writeError(w, "Invalid request: "+err.Error())
-		return "", false
+		return
 	}
 	env := lowerKeys(normalizeJSON(raw))
 	service := str(env["service"])
 	params := lowerKeys(env["params"])
 	isCount := strings.EqualFold(strings.ReplaceAll(str(params["columns"]), " ", ""), "COUNT_BIG(*)")
+	entry.Service, entry.Count = service, isCount
 
 	// Long polling: the client repeats the identical body until COMPLETE.
 	// Name lookups are answered at once: old clients do not poll them.
@@ -41,7 +42,7 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) (string, bo
 		s.mu.Unlock()
 		if seen < n {
 			writeJSON(w, []byte(`{"status":"EXECUTING","msg":""}`))
-			return service, isCount
+			return
 		}
 	}
 
@@ -72,7 +73,6 @@ func (s *Server) serveInvoke(w http.ResponseWriter, r *http.Request) (string, bo
 	if err != nil {
 		writeError(w, err.Error())
 	}
-	return service, isCount
 }
 
 // normalizeJSON turns json.Number into int64 or float64 throughout.

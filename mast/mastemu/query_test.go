@@ -100,7 +100,9 @@ func TestFilterSemantics(t *testing.T) {
 			func(o f) bool { return o["instrument_name"] == "WFC3/UVIS" }},
 		{"freeText OR values",
 			[]map[string]any{{"paramName": "instrument_name", "values": []any{"GALEX"}, "freeText": "%/IR"}},
-			func(o f) bool { return o["instrument_name"] == "GALEX" || strings.HasSuffix(o["instrument_name"].(string), "/IR") }},
+			func(o f) bool {
+				return o["instrument_name"] == "GALEX" || strings.HasSuffix(o["instrument_name"].(string), "/IR")
+			}},
 		{"inclusive range",
 			[]map[string]any{{"paramName": "t_min", "values": []any{map[string]any{"min": tmin, "max": tmin + 30}}}},
 			func(o f) bool { v := o["t_min"].(float64); return v >= tmin && v <= tmin+30 }},

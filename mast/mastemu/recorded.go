@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // recordedFS holds real MAST responses recorded by astroquery's test suite
@@ -174,7 +175,7 @@ func hstCalib(sub string) int {
 
 // recordedMissions is list_missions of missions.extjs: the keys of the
 // obs_collection histogram in server order, without "hist".
-var recordedMissions = func() []string {
+var recordedMissions = sync.OnceValue(func() []string {
 	var doc struct {
 		Data struct {
 			Tables []struct {
@@ -207,7 +208,7 @@ var recordedMissions = func() []string {
 		return out
 	}
 	panic("mastemu: missions.extjs has no obs_collection column")
-}()
+})
 
 // objectKeys returns the keys of a JSON object in document order.
 func objectKeys(raw json.RawMessage) ([]string, error) {

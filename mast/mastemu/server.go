@@ -87,19 +87,18 @@ func endpointOf(p string) string {
 // ServeHTTP routes a request to the emulated endpoint.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ep := endpointOf(r.URL.Path)
-	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-	entry := LogEntry{Method: r.Method, Path: r.URL.Path, Endpoint: ep, Range: r.Header.Get("Range")}
-	defer func() {
-		entry.Status = rec.status
-		s.record(entry, rec.bytes)
-	}()
+	entry := &LogEntry{Method: r.Method, Path: r.URL.Path, Endpoint: ep, Range: r.Header.Get("Range")}
+	// The request is recorded when its response starts, before the client
+	// can see it, so Stats read after a response always include it.
+	rec := &statusRecorder{ResponseWriter: w, s: s, entry: entry}
+	defer rec.start(http.StatusOK)
 	switch ep {
 	case EndpointInvoke:
-		entry.Service, entry.Count = s.serveInvoke(rec, r)
+		s.serveInvoke(rec, r, entry)
 	case EndpointColumnsConfig:
 		s.serveColumnsConfig(rec, r)
 	case EndpointDownload:
-		entry.URI = s.serveDownload(rec, r)
+		s.serveDownload(rec, r, entry)
 	case EndpointBundle:
 		s.serveBundle(rec, r)
 	case EndpointPathLookup:
@@ -130,25 +129,37 @@ func (s *Server) authorized(r *http.Request) bool {
 	return false
 }
 
-// statusRecorder remembers the status and counts body bytes.
+// statusRecorder logs the request when the response starts and counts
+// download body bytes as they are written.
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
-	wrote  bool
+	s       *Server
+	entry   *LogEntry
+	started bool
+}
+
+func (w *statusRecorder) start(code int) {
+	if !w.started {
+		w.started = true
+		w.entry.Status = code
+		w.s.record(*w.entry)
+	}
 }
 
 func (w *statusRecorder) WriteHeader(code int) {
-	if !w.wrote {
-		w.status, w.wrote = code, true
-	}
+	w.start(code)
 	w.ResponseWriter.WriteHeader(code)
 }
 
 func (w *statusRecorder) Write(b []byte) (int, error) {
-	w.wrote = true
+	w.start(http.StatusOK)
+	if w.entry.Endpoint != EndpointDownload {
+		return w.ResponseWriter.Write(b)
+	}
+	// Count before the bytes can reach the client, then correct.
+	w.s.addDownloadBytes(int64(len(b)))
 	n, err := w.ResponseWriter.Write(b)
-	w.bytes += int64(n)
+	w.s.addDownloadBytes(int64(n - len(b)))
 	return n, err
 }
 

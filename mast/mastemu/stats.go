@@ -14,7 +14,7 @@ type Stats struct {
 	Executing int
 	// DownloadBytes is the body bytes sent by Download/file.
 	DownloadBytes int64
-	// Log has one entry per request, in arrival order of completion.
+	// Log has one entry per request, in the order responses started.
 	Log []LogEntry
 }
 
@@ -34,7 +34,7 @@ func newStats() Stats {
 	return Stats{Requests: map[string]int{}, Services: map[string]int{}, CountQueries: map[string]int{}}
 }
 
-func (s *Server) record(e LogEntry, body int64) {
+func (s *Server) record(e LogEntry) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	st := &s.stats
@@ -46,10 +46,13 @@ func (s *Server) record(e LogEntry, body int64) {
 			st.Services[e.Service]++
 		}
 	}
-	if e.Endpoint == EndpointDownload {
-		st.DownloadBytes += body
-	}
 	st.Log = append(st.Log, e)
+}
+
+func (s *Server) addDownloadBytes(n int64) {
+	s.mu.Lock()
+	s.stats.DownloadBytes += n
+	s.mu.Unlock()
 }
 
 // Stats returns a copy of the counters.

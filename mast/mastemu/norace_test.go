@@ -1,0 +1,5 @@
+//go:build !race
+
+package mastemu
+
+const raceEnabled = false

@@ -1,0 +1,6 @@
+//go:build race
+
+package mastemu
+
+// raceEnabled lets tests shrink work that the race detector slows tenfold.
+const raceEnabled = true
