@@ -236,22 +236,20 @@ func (s QuerySpec) With(segment string) (QuerySpec, error) {
 	if s.kind == KindObsid && seg.kind != segmentFilter {
 		return fail("obsid/ directories take only product filters (@mrp, @extension=..., @<column>=...)")
 	}
+	// n shares the receiver's slices until one is changed; Insert goes into
+	// a clone so that siblings derived from s never share storage.
 	n := s
-	n.obsids = slices.Clone(s.obsids)
-	n.criteria = slices.Clone(s.criteria)
-	n.filters = slices.Clone(s.filters)
-
 	switch seg.kind {
 	case segmentCriterion:
 		key := strings.ToLower(seg.criterion.Name)
-		i, found := slices.BinarySearchFunc(n.criteria, key, compareCriterionName)
+		i, found := slices.BinarySearchFunc(s.criteria, key, compareCriterionName)
 		if found {
 			if s.kind == KindMissions && key == "obs_collection" {
 				return fail("missions/" + s.mission + "/ already sets obs_collection")
 			}
 			return fail("criterion " + key + " is already given in this path")
 		}
-		n.criteria = slices.Insert(n.criteria, i, seg.criterion)
+		n.criteria = slices.Insert(slices.Clone(s.criteria), i, seg.criterion)
 	case segmentObject:
 		switch {
 		case s.kind == KindObject:
@@ -288,13 +286,13 @@ func (s QuerySpec) With(segment string) (QuerySpec, error) {
 		n.resolver = seg.text
 	case segmentFilter:
 		key := productFilterSortKey(seg.filter)
-		i, found := slices.BinarySearchFunc(n.filters, key, func(f mast.ProductFilter, k string) int {
+		i, found := slices.BinarySearchFunc(s.filters, key, func(f mast.ProductFilter, k string) int {
 			return strings.Compare(productFilterSortKey(f), k)
 		})
 		if found {
 			return fail("this product filter is already given in this path")
 		}
-		n.filters = slices.Insert(n.filters, i, seg.filter)
+		n.filters = slices.Insert(slices.Clone(s.filters), i, seg.filter)
 	}
 	return n, nil
 }

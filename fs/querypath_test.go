@@ -445,38 +445,47 @@ func TestKey(t *testing.T) {
 }
 
 func TestSpecImmutable(t *testing.T) {
-	base := mustQueryPath(t, "criteria/b=1/d=1/@mrp/@x=1")
-	baseKey := base.Key()
-	// Each With appends into a fresh slice, so siblings never share storage.
-	s1, err1 := base.With("c=1")
-	s2, err2 := base.With("a=1")
-	s3, err3 := base.With("@w=1")
-	s4, err4 := base.With("@y=1")
-	if err1 != nil || err2 != nil || err3 != nil || err4 != nil {
-		t.Fatal(err1, err2, err3, err4)
+	// Bases of several sizes, so that some have spare slice capacity and
+	// an in-place insert would show through to the base or a sibling.
+	path := "criteria"
+	for _, name := range []string{"b", "d", "f", "h", "j"} {
+		path += "/" + name + "=1/@" + name + "=1"
+		base := mustQueryPath(t, path)
+		baseKey := base.Key()
+		var kids []QuerySpec
+		var kidKeys []string
+		for _, seg := range []string{"c=1", "a=1", "z=1", "@c=1", "@a=1", "@mrp", "@z=1"} {
+			kid, err := base.With(seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kids, kidKeys = append(kids, kid), append(kidKeys, kid.Key())
+		}
+		if base.Key() != baseKey {
+			t.Errorf("base changed from %q to %q", baseKey, base.Key())
+		}
+		for i, kid := range kids {
+			if kid.Key() != kidKeys[i] {
+				t.Errorf("sibling changed from %q to %q", kidKeys[i], kid.Key())
+			}
+		}
 	}
-	if base.Key() != baseKey {
-		t.Errorf("base changed to %q", base.Key())
+	s := mustQueryPath(t, "criteria/b=1/d=1/@mrp/@x=1")
+	if got, err := s.With("c=1"); err != nil || got.Key() != "criteria/b=1/c=1/d=1/@mrp/@x=1" {
+		t.Errorf("With(c=1) = %q, %v", got.Key(), err)
 	}
-	if got := s1.Key(); got != "criteria/b=1/c=1/d=1/@mrp/@x=1" {
-		t.Errorf("s1 = %q", got)
+	if got, err := s.With("@w=1"); err != nil || got.Key() != "criteria/b=1/d=1/@mrp/@w=1/@x=1" {
+		t.Errorf("With(@w=1) = %q, %v", got.Key(), err)
 	}
-	if got := s2.Key(); got != "criteria/a=1/b=1/d=1/@mrp/@x=1" {
-		t.Errorf("s2 = %q", got)
-	}
-	if got := s3.Key(); got != "criteria/b=1/d=1/@mrp/@w=1/@x=1" {
-		t.Errorf("s3 = %q", got)
-	}
-	if got := s4.Key(); got != "criteria/b=1/d=1/@mrp/@x=1/@y=1" {
-		t.Errorf("s4 = %q", got)
-	}
-	c := base.Criteria()
+
+	key := s.Key()
+	c := s.Criteria()
 	c[0].Values[0].Text = "changed"
 	c[0].Name = "changed"
-	f := base.ProductFilters()
+	f := s.ProductFilters()
 	f[1].Values[0] = "changed"
-	if base.Key() != baseKey {
-		t.Errorf("accessor results alias the spec: %q", base.Key())
+	if s.Key() != key {
+		t.Errorf("accessor results alias the spec: %q", s.Key())
 	}
 	o := mustQueryPath(t, "obsid/1,2")
 	ids, _ := o.ObsIDs()
