@@ -728,7 +728,10 @@ func valueEscape(s string) (byte, bool) {
 	return 0, false
 }
 
-var isoDatePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}(\.\d+)?)?$`)
+// isoDatePattern is the date spelling the client converts to MJD (mast's
+// isoToMJD): a date, optionally a time to minutes or seconds (with a
+// fraction) after T or a space, optionally Z.
+var isoDatePattern = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?Z?$`)
 
 // parseRangeValue reads lo..hi. Bounds are decimal numbers or ISO dates,
 // both of the same kind, lo <= hi; whether the column takes ranges at all is
@@ -757,19 +760,21 @@ func parseRangeValue(item string) (mast.Value, string) {
 		}
 		return mast.Value{IsRange: true, Lo: lo, Hi: hi}, ""
 	}
-	return mast.Value{}, fmt.Sprintf("range %q: bounds must both be numbers or both ISO dates (2020-01-01 or 2020-01-01T10:00:00)", item)
+	return mast.Value{}, fmt.Sprintf("range %q: bounds must both be numbers or both ISO dates (2020-01-01, 2020-01-01T10:00:00)", item)
 }
 
 func parseISODate(s string) (time.Time, bool) {
 	if !isoDatePattern.MatchString(s) {
 		return time.Time{}, false
 	}
-	layout := "2006-01-02"
-	if len(s) > len(layout) {
-		layout = "2006-01-02T15:04:05" // a fraction of a second is accepted after :05
+	s = strings.Replace(strings.TrimSuffix(s, "Z"), " ", "T", 1)
+	// time.Parse takes a fraction of a second after :05 without asking.
+	for _, layout := range []string{"2006-01-02", "2006-01-02T15:04", "2006-01-02T15:04:05"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
 	}
-	t, err := time.Parse(layout, s)
-	return t, err == nil
+	return time.Time{}, false
 }
 
 var decimalPattern = regexp.MustCompile(`^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$`)

@@ -204,6 +204,7 @@ func FuzzSpecWith(f *testing.F) {
 			segs = segs[:12]
 		}
 		spec, accepted := root, []string(nil)
+		chain, chainKeys := []QuerySpec{root}, []string{root.Key()}
 		for _, seg := range segs {
 			before := spec.Key()
 			next, err := spec.With(seg)
@@ -214,6 +215,12 @@ func FuzzSpecWith(f *testing.F) {
 				continue
 			}
 			spec, accepted = next, append(accepted, seg)
+			chain, chainKeys = append(chain, next), append(chainKeys, next.Key())
+		}
+		for i, s := range chain {
+			if s.Key() != chainKeys[i] {
+				t.Fatalf("a later With changed an earlier spec: %q -> %q", chainKeys[i], s.Key())
+			}
 		}
 
 		orders := [][]string{slices.Clone(accepted)}

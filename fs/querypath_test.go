@@ -152,6 +152,8 @@ func TestCriterionSegments(t *testing.T) {
 		{"t_min=2020-01-01..2020-02-01", mast.Criterion{Name: "t_min", Values: []mast.Value{rng("2020-01-01", "2020-02-01")}}},
 		{"t_min=2020-01-01T10:00:00..2020-01-01T11:00:00.5", mast.Criterion{Name: "t_min",
 			Values: []mast.Value{rng("2020-01-01T10:00:00", "2020-01-01T11:00:00.5")}}},
+		{"t_min=2020-01-01 10:00..2020-01-01T10:00:00.5Z", mast.Criterion{Name: "t_min",
+			Values: []mast.Value{rng("2020-01-01 10:00", "2020-01-01T10:00:00.5Z")}}},
 		{"t_min=1..2,5..6", mast.Criterion{Name: "t_min", Values: []mast.Value{rng("1", "2"), rng("5", "6")}}},
 		{"_x1=1", mast.Criterion{Name: "_x1", Values: []mast.Value{lit("1")}}},
 	}
@@ -174,7 +176,8 @@ func TestBadSegments(t *testing.T) {
 		"a=*x,y*", "a=x%,%y", // two wildcards
 		"a=1..2,3", "a=x*,1..2", // a range mixed with other values
 		"a=1..", "a=..2", "a=1...2", "a=1..2..3", "a=2..1", "a=x..y", "a=1..2020-01-01",
-		"a=2020-13-01..2020-12-01", "a=2020-02-01..2020-01-01", "a=nan..1", "a=inf..1", "a=1..1e999",
+		"a=2020-13-01..2020-12-01", "a=2020-01-01T10..2020-01-02", "a=2020-1-1..2020-1-2", "a=2020-01-01ZZ..2020-01-02",
+		"a=2020-01-01T24:00..2020-01-02", "a=2020-02-01..2020-01-01", "a=nan..1", "a=inf..1", "a=1..1e999",
 		"a=0x1..2", "a=1 ..2",
 		"a=50%25*", "a=*%25", // a literal % cannot sit next to a wildcard
 		"a=x\x00", "a=\n", "a=x\ty", "a=\xff", "a=x/y",
