@@ -189,7 +189,15 @@ func (s *Server) writeObservations(w http.ResponseWriter, fields []Field, hits [
 func (s *Server) invokeProducts(w http.ResponseWriter, p map[string]any, page, pageSize int) error {
 	var ids []int
 	seen := map[int]bool{}
-	for _, part := range strings.Split(str(p["obsid"]), ",") {
+	list := str(p["obsid"])
+	if l, ok := p["obsid"].([]any); ok { // a JSON list instead of "id1,id2"
+		parts := make([]string, len(l))
+		for i, v := range l {
+			parts[i] = str(v)
+		}
+		list = strings.Join(parts, ",")
+	}
+	for _, part := range strings.Split(list, ",") {
 		part = strings.TrimSpace(part)
 		if part == "" {
 			continue

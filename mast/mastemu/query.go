@@ -1,11 +1,13 @@
 package mastemu
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // filter is one Mashup filter entry, compiled against a catalog. Semantics
@@ -60,7 +62,11 @@ func (c *Catalog) compileFilters(raw any) ([]filter, error) {
 		if col < 0 {
 			return nil, errQuery(fmt.Sprintf("Invalid column name '%s'.", name))
 		}
+		// A separator column splits whether or not the client says so.
 		f := filter{col: col, sep: str(m["separator"])}
+		if f.sep == "" {
+			f.sep = configSeparators()[strings.ToLower(c.fields[col].Name)]
+		}
 		if ft := str(m["freetext"]); ft != "" {
 			f.like = []rune(strings.ToLower(ft))
 		}
@@ -226,3 +232,21 @@ rows:
 	}
 	return out
 }
+
+// configSeparators maps lower-case column names to the separator the
+// recorded columns config gives them (obs_collection, filters, ...).
+var configSeparators = sync.OnceValue(func() map[string]string {
+	var cfg map[string]struct {
+		Separator string `json:"separator"`
+	}
+	if err := json.Unmarshal(recordedFile("columnsconfig.json"), &cfg); err != nil {
+		panic(err)
+	}
+	out := map[string]string{}
+	for name, props := range cfg {
+		if props.Separator != "" {
+			out[strings.ToLower(name)] = props.Separator
+		}
+	}
+	return out
+})

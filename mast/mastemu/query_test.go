@@ -112,9 +112,12 @@ func TestFilterSemantics(t *testing.T) {
 		{"separator whole string",
 			[]map[string]any{{"paramName": "filters", "separator": ";", "values": []any{"F475W;F814W"}}},
 			func(o f) bool { return o["filters"] == "F475W;F814W" }},
-		{"no separator: whole string only",
+		{"separator column without separator in the request",
 			[]map[string]any{{"paramName": "filters", "values": []any{"F814W"}}},
-			func(o f) bool { return o["filters"] == "F814W" }},
+			func(o f) bool { return hasToken(o["filters"].(string), ";", "F814W") }},
+		{"no separator column: whole string only",
+			[]map[string]any{{"paramName": "instrument_name", "values": []any{"ACS"}, "freeText": "%WFC"}},
+			func(o f) bool { return strings.HasSuffix(o["instrument_name"].(string), "WFC") }},
 		{"boolean column",
 			[]map[string]any{{"paramName": "mtFlag", "values": []any{"true"}}},
 			func(o f) bool { return o["mtFlag"] == true }},
@@ -249,6 +252,10 @@ func TestProductsService(t *testing.T) {
 				t.Fatalf("row %d %s = %s, want %s", i, f.Name, got, exp)
 			}
 		}
+	}
+	asList := invokeAll(t, ts.URL, map[string]any{"service": "Mast.Caom.Products", "params": map[string]any{"obsid": []any{ids[0], ids[1]}}})
+	if len(asList) != len(c.ProductsFor(ids[0]))+len(c.ProductsFor(ids[1])) {
+		t.Fatalf("obsid as a JSON list: %d rows", len(asList))
 	}
 	m := invoke(t, ts.URL, map[string]any{"service": "Mast.Caom.Products", "params": map[string]any{"obsid": "999"}})
 	if m.Status != "COMPLETE" || len(m.Data) != 0 || m.Paging.RowsFiltered != 0 {
