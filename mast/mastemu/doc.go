@@ -68,8 +68,11 @@
 //
 // Filters follow the archive: AND across filters, OR within one (freeText
 // included), case-insensitive column names and values, freeText as SQL
-// LIKE, inclusive {"min","max"} ranges, and on separator columns a value
-// matches the whole string or any ";"-token. An unknown column is status
+// LIKE, inclusive {"min","max"} ranges, and on separator columns (those the
+// columns config gives a separator, named in the request or not) a value
+// matches the whole string or any ";"-token. Cones match the observation
+// centre (s_ra, s_dec); the real archive matches footprints (s_region), so
+// it returns more rows for large footprints. An unknown column is status
 // ERROR. Responses carry MAST's field types and a null _selected_ column,
 // and honour page/pagesize with consistent paging numbers.
 //
