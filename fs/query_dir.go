@@ -97,13 +97,14 @@ func (d *queryDir) productInode(ctx context.Context, p *product, out *fuse.Entry
 	ch := d.NewInode(ctx, &productFile{m: d.m, p: p}, gofs.StableAttr{Mode: fuse.S_IFREG, Ino: p.ino()})
 	size := p.Size
 	if size < 0 {
-		// Unknown until learned; a short attribute lifetime lets stat see it
-		// once an open has learned it.
+		// Unknown until learned: no attribute caching, so a stat after the
+		// first open (which learns it) sees the exact size.
 		size = 0
+		out.SetAttrTimeout(0)
 		if ls := d.m.learnedSize(p.URI); ls >= 0 {
 			size = ls
+			out.SetAttrTimeout(productTTL)
 		}
-		out.SetAttrTimeout(time.Second)
 	} else {
 		out.SetAttrTimeout(productTTL)
 	}

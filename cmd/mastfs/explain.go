@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	mfs "github.com/mastfs/mastfs/fs"
+	"github.com/mastfs/mastfs/mast"
+)
+
+func explainCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "explain",
+		Usage:     "show the MAST requests behind a path, or why it is invalid (exit 2), without mounting",
+		ArgsUsage: "PATH",
+		Flags:     sharedFlags(),
+		Action: func(c *cli.Context) error {
+			if c.NArg() != 1 {
+				return cli.Exit("usage: mastfs explain [flags] PATH", 2)
+			}
+			cfg, err := parseConfig(c)
+			if err != nil {
+				return cli.Exit(err.Error(), 2)
+			}
+			out, err := explain(c.Context, newClient(cfg), c.Args().First())
+			fmt.Print(out)
+			if err != nil {
+				return cli.Exit("invalid path: "+err.Error(), 2)
+			}
+			return nil
+		},
+	}
+}
+
+// explain renders the requests of a query path. The path may be relative
+// to the mount point or carry any prefix before the first query root.
+func explain(ctx context.Context, client *mast.Client, p string) (string, error) {
+	rel := trimToQueryRoot(p)
+	spec, err := mfs.ParseQueryPath(rel)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "path:      %s\ncanonical: %s\n", rel, spec.Key())
+	if err := spec.Runnable(); err != nil {
+		return b.String(), err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if ids, ok := spec.ObsIDs(); ok {
+		fmt.Fprintf(&b, "products:  POST /api/v0/invoke Mast.Caom.Products for %d obsid(s) in batches of %d\n", len(ids), mast.ProductBatchSize)
+	} else {
+		if name, resolver, ok := spec.ObjectName(); ok {
+			fmt.Fprintf(&b, "resolve:   GET %s name=%q resolver=%q\n", client.Config().ResolverURL, name, resolver)
+		}
+		q, err := spec.ObservationQuery(func(name, resolver string) (float64, float64, error) {
+			return client.Resolve(ctx, name, resolver)
+		})
+		if err != nil {
+			return b.String(), err
+		}
+		svc, env, err := client.DescribeQuery(ctx, q, "*")
+		if err != nil {
+			var ie *mast.InvalidCriteriaError
+			if errors.As(err, &ie) {
+				return b.String(), err
+			}
+			return b.String(), fmt.Errorf("building the request: %w", err)
+		}
+		fmt.Fprintf(&b, "query:     POST %s/api/v0/invoke %s\n           request=%s\n", client.Config().BaseURL, svc, env)
+		if csvc, cenv, err := client.DescribeQuery(ctx, q, "COUNT_BIG(*)"); err == nil {
+			fmt.Fprintf(&b, ".count:    POST %s/api/v0/invoke %s\n           request=%s\n", client.Config().BaseURL, csvc, cenv)
+		}
+		fmt.Fprintf(&b, "products:  POST /api/v0/invoke Mast.Caom.Products, obsids of the query in batches of %d\n", mast.ProductBatchSize)
+	}
+	if fs := spec.ProductFilters(); len(fs) > 0 {
+		fmt.Fprintf(&b, "filters:   %d client-side product filter(s) (astroquery filter_products), then unique by dataURI\n", len(fs))
+	}
+	return b.String(), nil
+}
+
+// trimToQueryRoot drops everything before the first query root component
+// (a mount point, "./"), so users can paste paths from the mount.
+func trimToQueryRoot(p string) string {
+	parts := strings.Split(p, "/")
+	for i, part := range parts {
+		switch part {
+		case "criteria", "region", "object", "missions", "obsid":
+			return strings.Join(parts[i:], "/")
+		}
+	}
+	return p
+}

@@ -1,0 +1,138 @@
+package fs
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mastfs/mastfs/cache"
+	"github.com/mastfs/mastfs/mast"
+	"github.com/mastfs/mastfs/mast/mastemu"
+)
+
+// mountConfig tunes mountForTest; the zero value mounts the recorded catalog.
+type mountConfig struct {
+	catalog   *mastemu.Catalog
+	emu       mastemu.Options
+	maxObs    int
+	ttl       time.Duration
+	blockSize int
+	token     string
+}
+
+// mounted is a live mastfs mount over an in-process MAST emulator.
+type mounted struct {
+	Dir    string
+	Emu    *mastemu.Server
+	Cat    *mastemu.Catalog
+	URL    string
+	Client *mast.Client
+	Root   *Root
+	logs   *logBuffer
+}
+
+// requireFUSE skips tests that need a real mount where FUSE is unavailable,
+// unless MASTFS_REQUIRE_FUSE=1 (CI), where that is a failure.
+func requireFUSE(t testing.TB) {
+	t.Helper()
+	_, err := os.Stat("/dev/fuse")
+	if err == nil && os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("MASTFS_REQUIRE_FUSE") == "1" {
+		t.Fatalf("FUSE is required (MASTFS_REQUIRE_FUSE=1) but unavailable: /dev/fuse: %v, euid %d", err, os.Geteuid())
+	}
+	t.Skip("needs /dev/fuse and root")
+}
+
+// mountForTest is the one mount helper of the fs tests: it starts the
+// emulator, mounts mastfs in t.TempDir() and unmounts at cleanup.
+func mountForTest(t testing.TB, cfg mountConfig) *mounted {
+	t.Helper()
+	requireFUSE(t)
+	if cfg.catalog == nil {
+		cfg.catalog = mastemu.Recorded()
+	}
+	if cfg.ttl == 0 {
+		cfg.ttl = time.Minute
+	}
+	if cfg.maxObs == 0 {
+		cfg.maxObs = 5000
+	}
+	if cfg.blockSize == 0 {
+		cfg.blockSize = 256 << 10
+	}
+	cfg.emu.Catalog = cfg.catalog
+	emu := mastemu.New(cfg.emu)
+	hs := httptest.NewServer(emu)
+	t.Cleanup(hs.Close)
+
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mount log:\n%s", logs.String())
+		}
+	})
+	client := mast.New(mast.Config{
+		BaseURL:     hs.URL,
+		ResolverURL: hs.URL + "/Santa-war/query",
+		Token:       cfg.token,
+		Logger:      logger,
+	})
+	blocks, err := cache.New(cache.Config{MaxBytes: 64 << 20, BlockSize: cfg.blockSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(blocks.Close)
+	dir := t.TempDir()
+	srv, root, err := Mount(dir, Options{
+		Archive:         client,
+		Source:          client,
+		Cache:           blocks,
+		DownloadURL:     client.DownloadURL,
+		QueryTTL:        cfg.ttl,
+		MaxObservations: cfg.maxObs,
+		Logger:          logger,
+	})
+	if err != nil {
+		t.Fatalf("mount: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := srv.Unmount(); err != nil {
+			t.Errorf("unmount: %v", err)
+		}
+	})
+	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, logs: logs}
+}
+
+// Path joins mount-relative components.
+func (m *mounted) Path(parts ...string) string {
+	return m.Dir + "/" + strings.Join(parts, "/")
+}
+
+// Logs returns what the mount has logged so far.
+func (m *mounted) Logs() string { return m.logs.String() }
+
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
