@@ -323,4 +323,3 @@ func TestProductWithoutSizeReadsCompletely(t *testing.T) {
 		t.Fatalf("stat after read: %v size %d, want %d", err, st.Size(), info.Length)
 	}
 }
-
