@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"sort"
 	"syscall"
 	"time"
 
@@ -165,33 +166,56 @@ func (d *queryDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 	return gofs.NewListDirStream(entries), 0
 }
 
-// dotfileNames are the generated files of every query directory. They are
+// queryFiles are the generated files of every query directory. They are
 // reachable by name but listed only where products are not (over the
 // observation limit): `find`, `cp -r` and `rsync` of a query directory then
 // see exactly its products.
-var dotfileNames = []string{".count"}
+var queryFiles = map[string]func(d *queryDir, ctx context.Context) ([]byte, error){
+	".count": (*queryDir).countFile,
+}
+
+// dotfileNames lists queryFiles in a stable order.
+var dotfileNames = func() []string {
+	names := make([]string, 0, len(queryFiles))
+	for n := range queryFiles {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}()
 
 func (d *queryDir) dotfiles() map[string]func() (gofs.InodeEmbedder, gofs.StableAttr) {
 	key := d.spec.Key()
-	return map[string]func() (gofs.InodeEmbedder, gofs.StableAttr){
-		".count": textChild(d.m, identityIno("text", key, ".count"), d.m.ttl, func(ctx context.Context) ([]byte, error) {
-			if err := d.spec.Runnable(); err != nil {
-				return nil, err
-			}
-			if l := d.m.runner.cached(d.spec); l != nil {
-				return []byte(fmt.Sprintf("%d\n", l.Count)), nil
-			}
-			q, err := d.m.runner.query(ctx, d.spec)
-			if err != nil {
-				return nil, err
-			}
-			n, err := d.m.archive.Count(ctx, q)
-			if err != nil {
-				return nil, err
-			}
-			return []byte(fmt.Sprintf("%d\n", n)), nil
-		}),
+	out := make(map[string]func() (gofs.InodeEmbedder, gofs.StableAttr), len(queryFiles))
+	for name, gen := range queryFiles {
+		out[name] = textChild(d.m, identityIno("text", key, name), d.m.ttl, func(ctx context.Context) ([]byte, error) {
+			return gen(d, ctx)
+		})
 	}
+	return out
+}
+
+// countFile is .count: the observation count from a count query alone (or
+// from the listing when it is already cached).
+func (d *queryDir) countFile(ctx context.Context) ([]byte, error) {
+	if err := d.spec.Runnable(); err != nil {
+		return nil, err
+	}
+	if l := d.m.runner.cached(d.spec); l != nil {
+		return []byte(fmt.Sprintf("%d\n", l.Count)), nil
+	}
+	if ids, ok := d.spec.ObsIDs(); ok {
+		return []byte(fmt.Sprintf("%d\n", len(ids))), nil
+	}
+	q, err := d.m.runner.query(ctx, d.spec)
+	if err != nil {
+		return nil, err
+	}
+	n, err := d.m.archive.Count(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return []byte(fmt.Sprintf("%d\n", n)), nil
 }
 
 // checkCriteria validates a spec's criteria against the column configuration

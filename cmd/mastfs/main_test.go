@@ -1,0 +1,211 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mastfs/mastfs/mast/mastemu"
+)
+
+// buildBinary builds the mastfs command once per test binary run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mastfs")
+	cmd := exec.Command("go", "build", "-o", bin, ".")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("go build: %v", err)
+	}
+	return bin
+}
+
+func requireFUSE(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat("/dev/fuse"); err == nil && os.Geteuid() == 0 {
+		return
+	}
+	if os.Getenv("MASTFS_REQUIRE_FUSE") == "1" {
+		t.Fatal("FUSE is required (MASTFS_REQUIRE_FUSE=1) but unavailable")
+	}
+	t.Skip("needs /dev/fuse and root")
+}
+
+func isMounted(dir string) bool {
+	b, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && f[1] == dir {
+			return true
+		}
+	}
+	return false
+}
+
+func waitMounted(t *testing.T, dir string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !isMounted(dir) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s was not mounted in time", dir)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// stopAndWait sends SIGTERM and expects a clean exit with the mount gone.
+func stopAndWait(t *testing.T, cmd *exec.Cmd, dir string) {
+	t.Helper()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("mastfs exited with %v after SIGTERM, want 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("mastfs did not exit after SIGTERM")
+	}
+	if isMounted(dir) {
+		t.Fatalf("%s is still mounted after SIGTERM", dir)
+	}
+}
+
+func readAll(t *testing.T, cat *mastemu.Catalog, uri string) []byte {
+	t.Helper()
+	r, ok := cat.Open(uri)
+	if !ok {
+		t.Fatalf("no product %s", uri)
+	}
+	b, _ := io.ReadAll(r)
+	return b
+}
+
+// TestMountCommandServesQueries runs the real binary against the emulator:
+// `mastfs mount --mast-url <emu> --resolver-url <emu>/Santa-war/query MNT`.
+func TestMountCommandServesQueries(t *testing.T) {
+	requireFUSE(t)
+	bin := buildBinary(t)
+	cat := mastemu.Recorded()
+	emu := httptest.NewServer(mastemu.New(mastemu.Options{Catalog: cat}))
+	defer emu.Close()
+	mnt := t.TempDir()
+	cmd := exec.Command(bin, "mount", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("mastfs stderr:\n%s", stderr.String())
+		}
+	}()
+	waitMounted(t, mnt)
+
+	prop, _ := cat.BusiestProposal("HST")
+	dir := filepath.Join(mnt, "criteria", "obs_collection=HST", "proposal_id="+prop)
+	ents, err := os.ReadDir(dir)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("ls %s: %v (%d entries)", dir, err, len(ents))
+	}
+	checked := 0
+	for _, e := range ents {
+		uri, _ := xattr(filepath.Join(dir, e.Name()), "user.mast.dataURI")
+		info, ok := cat.Product(uri)
+		if !ok {
+			t.Fatalf("%s: xattr user.mast.dataURI %q is not a catalog product", e.Name(), uri)
+		}
+		if info.Exclusive {
+			continue
+		}
+		got, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, readAll(t, cat, uri)) {
+			t.Fatalf("%s differs from the archive's bytes", e.Name())
+		}
+		checked++
+	}
+	if checked == 0 {
+		t.Fatal("no product compared")
+	}
+	stopAndWait(t, cmd, mnt)
+}
+
+func xattr(path, name string) (string, error) {
+	buf := make([]byte, 4096)
+	n, err := syscall.Getxattr(path, name, buf)
+	if err != nil {
+		return "", err
+	}
+	return string(buf[:n]), nil
+}
+
+// TestDemoServesSampleArchive: `mastfs demo MNT` needs no network, prints
+// paths to try, and serves byte-exact files.
+func TestDemoServesSampleArchive(t *testing.T) {
+	requireFUSE(t)
+	bin := buildBinary(t)
+	mnt := t.TempDir()
+	cmd := exec.Command(bin, "demo", mnt)
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("demo stderr:\n%s", stderr.String())
+		}
+	}()
+	var lsPath string
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "ls ") && lsPath == "" {
+			lsPath = strings.Trim(strings.TrimPrefix(line, "ls "), "'")
+		}
+		if strings.HasPrefix(line, "Press Ctrl-C") {
+			break
+		}
+	}
+	go io.Copy(io.Discard, stdout)
+	if lsPath == "" {
+		t.Fatal("demo printed no path to try")
+	}
+	waitMounted(t, mnt)
+	cat := mastemu.Recorded()
+	ents, err := os.ReadDir(lsPath)
+	if err != nil || len(ents) == 0 {
+		t.Fatalf("ls %s: %v (%d entries)", lsPath, err, len(ents))
+	}
+	for _, e := range ents[:min(3, len(ents))] {
+		uri, err := xattr(filepath.Join(lsPath, e.Name()), "user.mast.dataURI")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(lsPath, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, readAll(t, cat, uri)) {
+			t.Fatalf("demo file %s differs from the sample archive's bytes", e.Name())
+		}
+	}
+	stopAndWait(t, cmd, mnt)
+}
