@@ -20,6 +20,7 @@ import (
 type Archive interface {
 	BuildFilters(ctx context.Context, crits []mast.Criterion) ([]mast.Filter, error)
 	ObservationsLimit(ctx context.Context, q mast.Query, limit int) (*mast.Table, int64, error)
+	Observations(ctx context.Context, q mast.Query) (*mast.Table, error)
 	Count(ctx context.Context, q mast.Query) (int64, error)
 	Products(ctx context.Context, obsids []string) (*mast.Table, error)
 	Resolve(ctx context.Context, name, resolver string) (ra, dec float64, err error)
@@ -229,6 +230,12 @@ func (r *queryRunner) runBase(ctx context.Context, spec QuerySpec) (*baseResult,
 	var obsids []string
 	if ids, ok := spec.ObsIDs(); ok {
 		obsids = ids
+		// The observation rows give mtimes and .observations.csv.
+		obs, err := r.archive.Observations(ctx, mast.Query{Criteria: []mast.Criterion{obsidCriterion(ids)}})
+		if err != nil {
+			return nil, err
+		}
+		b.Observations = obs
 	} else {
 		q, err := r.query(ctx, spec)
 		if err != nil {
@@ -294,4 +301,13 @@ func (l *listing) names() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// obsidCriterion selects observations by Product Group ID.
+func obsidCriterion(ids []string) mast.Criterion {
+	c := mast.Criterion{Name: "obsid"}
+	for _, id := range ids {
+		c.Values = append(c.Values, mast.Value{Text: id})
+	}
+	return c
 }

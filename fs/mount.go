@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/mastfs/mastfs/cache"
+	"github.com/mastfs/mastfs/mast"
 )
 
 // Options configure one mount.
@@ -141,8 +143,14 @@ func rootChildren(m *mountState) map[string]func() (gofs.InodeEmbedder, gofs.Sta
 	prefix := func(name, text string, kind Kind) func() (gofs.InodeEmbedder, gofs.StableAttr) {
 		ino := identityIno("prefix", name)
 		return func() (gofs.InodeEmbedder, gofs.StableAttr) {
+			readmeChild := readme(name+"/README.txt", text)
+			if kind == KindCriteria {
+				readmeChild = textChild(m, identityIno("static", name+"/README.txt"), time.Hour, func(ctx context.Context) ([]byte, error) {
+					return criteriaReadmeText(ctx, m.archive)
+				})
+			}
 			d := &staticDir{m: m, children: map[string]func() (gofs.InodeEmbedder, gofs.StableAttr){
-				"README.txt": readme(name+"/README.txt", text),
+				"README.txt": readmeChild,
 			}}
 			d.lookup = func(ctx context.Context, seg string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 				spec, err := m.anchorSpec(ctx, kind, seg)
@@ -160,7 +168,10 @@ func rootChildren(m *mountState) map[string]func() (gofs.InodeEmbedder, gofs.Sta
 		"criteria":   prefix("criteria", criteriaReadme, KindCriteria),
 		"region":     prefix("region", "region/<position>/: a cone search around a position.\n  region/322.49324,12.16683/\n  region/21:29:58.38 +12:10:00.6/radius=5arcmin/obs_collection=HST/\nDefault radius 0.2 deg.\n", KindRegion),
 		"object":     prefix("object", "object/<name>/: a cone search around a resolved object name.\n  object/M101/\n  object/M8/radius=0.02deg/obs_collection=K2,IUE/\n", KindObject),
-		"obsid":      prefix("obsid", "obsid/<obsid>[,<obsid>...]/: the products of MAST Product Group IDs.\n  obsid/2003738726/\n", KindObsid),
+		"uri": func() (gofs.InodeEmbedder, gofs.StableAttr) {
+			return &uriDir{m: m}, gofs.StableAttr{Mode: fuse.S_IFDIR, Ino: identityIno("prefix", "uri")}
+		},
+		"obsid": prefix("obsid", "obsid/<obsid>[,<obsid>...]/: the products of MAST Product Group IDs.\n  obsid/2003738726/\n", KindObsid),
 	}
 }
 
@@ -187,4 +198,43 @@ func (m *mountState) anchorSpec(ctx context.Context, kind Kind, seg string) (Que
 		}
 	}
 	return spec, nil
+}
+
+// columnLister is the optional part of Archive that criteria/README.txt uses.
+type columnLister interface {
+	ColumnsConfig(ctx context.Context, service string) (*mast.ColumnConfig, error)
+}
+
+// criteriaReadmeText is criteria/README.txt: the grammar, then every valid
+// column with its label, from the column configuration of Mast.Caom.Cone.
+func criteriaReadmeText(ctx context.Context, a Archive) ([]byte, error) {
+	var b strings.Builder
+	b.WriteString(criteriaReadme)
+	cl, ok := a.(columnLister)
+	if !ok {
+		return []byte(b.String()), nil
+	}
+	cc, err := cl.ColumnsConfig(ctx, mast.ServiceCone)
+	if err != nil {
+		return nil, err
+	}
+	b.WriteString("\nColumns (name, label, type, example):\n")
+	for _, c := range cc.Columns {
+		if c.Remove || c.Name == "_selected_" {
+			continue
+		}
+		kind := "discrete: values, lists, wildcards"
+		if c.Continuous() {
+			kind = "continuous: lo..hi ranges"
+			if c.MJD() {
+				kind += ", MJD or ISO dates"
+			}
+		}
+		fmt.Fprintf(&b, "  %-24s %-28s %s", c.Name, c.Label(), kind)
+		if c.Example != "" {
+			fmt.Fprintf(&b, "  (%s)", strings.ReplaceAll(c.Example, "\n", " "))
+		}
+		b.WriteString("\n")
+	}
+	return []byte(b.String()), nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/mastfs/mastfs/cache"
+	"github.com/mastfs/mastfs/mast"
 )
 
 // Source reads product bytes. The block cache sits in front of it.
@@ -25,6 +26,9 @@ type Source interface {
 	ReadAt(ctx context.Context, uri string, p []byte, off int64) (int, error)
 	// Open streams a whole product (for products of unknown size).
 	Open(ctx context.Context, uri string) (io.ReadCloser, error)
+	// Head asks the archive whether a product exists and its size (-1 when
+	// the archive will not say).
+	Head(ctx context.Context, uri string) (mast.ObjectInfo, error)
 }
 
 // mountState is shared by every node of one mount.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -36,10 +37,13 @@ func (d *queryDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	return 0
 }
 
-// newQueryDir makes (or finds) the inode of a query directory. Its number is
-// a hash of the canonical key, so reordered segments are the same directory.
+// newQueryDir makes (or finds) the inode of a query directory. Its number
+// hashes the parent's number with the canonical key: a segment that does not
+// change the query (radius=12arcmin under the default 0.2 deg) must not give
+// a child the inode of its parent, which the kernel would take for a loop.
+// Reordered segments still share one listing (the cache is keyed by Key).
 func (m *mountState) newQueryDir(ctx context.Context, parent *gofs.Inode, spec QuerySpec, out *fuse.EntryOut) *gofs.Inode {
-	ino := identityIno("query", spec.Key())
+	ino := identityIno("query", strconv.FormatUint(parent.StableAttr().Ino, 10), spec.Key())
 	ch := parent.NewInode(ctx, &queryDir{m: m, spec: spec}, gofs.StableAttr{Mode: fuse.S_IFDIR, Ino: ino})
 	m.dirAttr(&out.Attr, ino)
 	out.SetEntryTimeout(m.ttl)
