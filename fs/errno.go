@@ -30,7 +30,7 @@ func toErrno(err error) syscall.Errno {
 		return syscall.EACCES
 	case errors.Is(err, errTooMany):
 		return syscall.EFBIG
-	case errors.Is(err, errStale):
+	case errors.Is(err, errStale), errors.Is(err, mast.ErrChanged):
 		return syscall.ESTALE
 	case errors.Is(err, context.Canceled):
 		return syscall.EINTR

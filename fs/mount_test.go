@@ -3,6 +3,7 @@ package fs
 import (
 	"bytes"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strings"
@@ -23,6 +24,8 @@ type mountConfig struct {
 	ttl       time.Duration
 	blockSize int
 	token     string
+	// wrap, when set, sits in front of the emulator (fault injection).
+	wrap func(http.Handler) http.Handler
 }
 
 // mounted is a live mastfs mount over an in-process MAST emulator.
@@ -33,6 +36,7 @@ type mounted struct {
 	URL    string
 	Client *mast.Client
 	Root   *Root
+	HTTP   *httptest.Server
 	logs   *logBuffer
 }
 
@@ -69,7 +73,11 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 	}
 	cfg.emu.Catalog = cfg.catalog
 	emu := mastemu.New(cfg.emu)
-	hs := httptest.NewServer(emu)
+	var h http.Handler = emu
+	if cfg.wrap != nil {
+		h = cfg.wrap(emu)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 
 	logs := &logBuffer{}
@@ -108,7 +116,7 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, logs: logs}
+	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, HTTP: hs, logs: logs}
 }
 
 // Path joins mount-relative components.

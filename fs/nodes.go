@@ -31,6 +31,12 @@ type Source interface {
 	Head(ctx context.Context, uri string) (mast.ObjectInfo, error)
 }
 
+// sizedReader is a Source that can tell a product that changed length since
+// it was listed (ESTALE) from a good read.
+type sizedReader interface {
+	ReadAtSize(ctx context.Context, uri string, p []byte, off, size int64) (int, error)
+}
+
 // mountState is shared by every node of one mount.
 type mountState struct {
 	runner  *queryRunner
@@ -343,6 +349,9 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 		Key:  fmt.Sprintf("%s\x00%d", f.p.URI, size),
 		Size: size,
 		Fetch: func(ctx context.Context, p []byte, off int64) (int, error) {
+			if sr, ok := f.m.source.(sizedReader); ok {
+				return sr.ReadAtSize(ctx, f.p.URI, p, off, size)
+			}
 			return f.m.source.ReadAt(ctx, f.p.URI, p, off)
 		},
 	}

@@ -169,6 +169,14 @@ func parseContentRange(s string) (contentRange, error) {
 // Content-Range, a short body or a broken connection is an ErrServer
 // error, never a short read.
 func (c *Client) ReadAt(ctx context.Context, uri string, p []byte, off int64) (int, error) {
+	return c.ReadAtSize(ctx, uri, p, off, -1)
+}
+
+// ReadAtSize is ReadAt for a product the caller believes is size bytes long
+// (-1: no belief). When the archive reports another total length, the product
+// was replaced since the caller learned its size, and ReadAtSize returns an
+// error wrapping ErrChanged instead of bytes of the new version.
+func (c *Client) ReadAtSize(ctx context.Context, uri string, p []byte, off, size int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("mast: ReadAt %s: negative offset %d", uri, off)
 	}
@@ -179,7 +187,7 @@ func (c *Client) ReadAt(ctx context.Context, uri string, p []byte, off int64) (i
 	defer cancel()
 	n := 0
 	for n < len(p) {
-		m, eof, err := c.readRange(ctx, uri, p[n:], off+int64(n))
+		m, eof, err := c.readRange(ctx, uri, p[n:], off+int64(n), size)
 		n += m
 		switch {
 		case err != nil:
@@ -200,7 +208,7 @@ func (c *Client) ReadAt(ctx context.Context, uri string, p []byte, off int64) (i
 
 // readRange does one ranged GET into p. eof reports that the product ends
 // at off+n.
-func (c *Client) readRange(ctx context.Context, uri string, p []byte, off int64) (n int, eof bool, err error) {
+func (c *Client) readRange(ctx context.Context, uri string, p []byte, off, wantTotal int64) (n int, eof bool, err error) {
 	req, err := c.downloadRequest(ctx, http.MethodGet, uri)
 	if err != nil {
 		return 0, false, err
@@ -228,6 +236,9 @@ func (c *Client) readRange(ctx context.Context, uri string, p []byte, off int64)
 		if err != nil {
 			return 0, false, broken("%v", err)
 		}
+		if wantTotal >= 0 && cr.total >= 0 && cr.total != wantTotal {
+			return 0, false, fmt.Errorf("%w: %s: now %d bytes, was %d", ErrChanged, uri, cr.total, wantTotal)
+		}
 		if cr.first != off || cr.last > last {
 			return 0, false, broken("asked bytes %d-%d, got Content-Range %q", off, last, resp.Header.Get("Content-Range"))
 		}
@@ -248,6 +259,9 @@ func (c *Client) readRange(ctx context.Context, uri string, p []byte, off int64)
 		// where the product ends; a connection close could be a failure.
 		framed := resp.ContentLength >= 0 || resp.ProtoMajor >= 2 ||
 			len(resp.TransferEncoding) > 0 && resp.TransferEncoding[0] == "chunked"
+		if wantTotal >= 0 && resp.ContentLength >= 0 && resp.ContentLength != wantTotal {
+			return 0, false, fmt.Errorf("%w: %s: now %d bytes, was %d", ErrChanged, uri, resp.ContentLength, wantTotal)
+		}
 		if resp.ContentLength >= 0 && off >= resp.ContentLength {
 			return 0, true, nil
 		}

@@ -21,6 +21,9 @@ var (
 	// 429, transport failure, malformed or truncated response). Usually
 	// worth a retry.
 	ErrServer = errors.New("mast: server error")
+	// ErrChanged: a product's length differs from the one the caller knew:
+	// it was replaced (reprocessed) since. Its new bytes are not returned.
+	ErrChanged = errors.New("mast: product changed")
 )
 
 // ServiceError is a Mashup answer with status ERROR (astroquery raises
