@@ -78,6 +78,8 @@ type Client struct {
 
 	mu      sync.Mutex             // protects configs
 	configs map[string]*configCall // columns config per service, single flight
+
+	stats clientStats
 }
 
 // New returns a Client for cfg with defaults filled in.
@@ -155,8 +157,13 @@ func portalHeaders(req *http.Request) {
 }
 
 // do sends req and turns non-2xx answers and transport failures into typed
-// errors. On success the caller owns resp.Body.
+// errors, counting it in Stats. On success the caller owns resp.Body.
 func (c *Client) do(req *http.Request) (*http.Response, error) {
+	resp, err := c.send(req)
+	return c.count(req, resp, err)
+}
+
+func (c *Client) send(req *http.Request) (*http.Response, error) {
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {

@@ -214,7 +214,7 @@ func (c *Client) poll(ctx context.Context, service string, params any, opt Invok
 // postInvoke sends one request and decodes the answer. A falsy JSON body
 // ({} [] null "" 0 false) is an ERROR, as in astroquery.
 func (c *Client) postInvoke(ctx context.Context, service string, body []byte) (*mashupResponse, error) {
-	req, err := c.newRequest(ctx, http.MethodPost, c.cfg.BaseURL+"/api/v0/invoke", bytes.NewReader(body), true)
+	req, err := c.newRequest(withService(ctx, service), http.MethodPost, c.cfg.BaseURL+"/api/v0/invoke", bytes.NewReader(body), true)
 	if err != nil {
 		return nil, err
 	}
