@@ -50,6 +50,8 @@ type mountState struct {
 	gid     uint32
 	// downloadURL renders a product's MAST download URL (user.mast.url).
 	downloadURL func(uri string) string
+	// stats feeds .mastfs/stats.json; nil when the archive keeps no counters.
+	stats StatsSource
 
 	sizesMu sync.Mutex
 	sizes   map[string]*learnedSize // dataURI → size learned from the archive
@@ -307,6 +309,7 @@ func (f *productFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse
 // for, the whole body is held by the handle's learned size entry.
 type productHandle struct {
 	whole *learnedSize
+	ra    readahead
 }
 
 func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -354,6 +357,13 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 			}
 			return f.m.source.ReadAt(ctx, f.p.URI, p, off)
 		},
+	}
+	if h, ok := fh.(*productHandle); ok {
+		bs := int64(f.m.blocks.BlockSize())
+		first, count := h.ra.observe(off, int64(len(dest)), bs, size)
+		for b := first; b < first+count; b++ {
+			f.m.blocks.Prefetch(obj, b)
+		}
 	}
 	n, err := f.m.blocks.ReadAt(ctx, obj, dest, off)
 	if err != nil && err != io.EOF {

@@ -1,0 +1,51 @@
+package fs
+
+import "testing"
+
+func TestReadaheadSequentialGrowsRandomStops(t *testing.T) {
+	const bs, size = 1 << 18, 1 << 30
+	var r readahead
+	var windows []int64
+	for i := int64(0); i < 10; i++ {
+		_, n := r.observe(i*bs, bs, bs, size)
+		windows = append(windows, n)
+	}
+	want := []int64{0, 1, 2, 4, 8, 16, 32, 32, 32, 32}
+	for i := range want {
+		if windows[i] != want[i] {
+			t.Fatalf("windows %v, want %v", windows, want)
+		}
+	}
+	if _, n := r.observe(500*bs, 4096, bs, size); n != 0 {
+		t.Fatalf("random read prefetched %d blocks", n)
+	}
+	if _, n := r.observe(900*bs, 4096, bs, size); n != 0 {
+		t.Fatalf("second random read prefetched %d blocks", n)
+	}
+}
+
+func TestReadaheadToleratesReordering(t *testing.T) {
+	const bs, size = 1 << 18, 1 << 30
+	var r readahead
+	// The kernel may deliver 128 KiB reads slightly out of order.
+	offs := []int64{0, 1 << 17, 3 << 17, 2 << 17, 4 << 17, 6 << 17, 5 << 17, 7 << 17}
+	var last int64
+	for _, off := range offs {
+		_, last = r.observe(off, 1<<17, bs, size)
+	}
+	if last == 0 {
+		t.Fatal("reordered sequential reads were taken as random")
+	}
+}
+
+func TestReadaheadStopsAtEnd(t *testing.T) {
+	const bs = 1 << 18
+	size := int64(3*bs + 100)
+	var r readahead
+	for i := int64(0); i < 3; i++ {
+		first, n := r.observe(i*bs, bs, bs, size)
+		if first+n > 4 {
+			t.Fatalf("prefetch past the last block: first %d count %d", first, n)
+		}
+	}
+}
