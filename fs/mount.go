@@ -31,6 +31,8 @@ type Options struct {
 	Logger          *slog.Logger
 	AllowOther      bool
 	DebugFUSE       bool
+	// Stats feeds .mastfs/stats.json; nil: Archive's, if it keeps counters.
+	Stats StatsSource
 }
 
 func (o *Options) defaults() {
@@ -42,6 +44,9 @@ func (o *Options) defaults() {
 	}
 	if o.DownloadURL == nil {
 		o.DownloadURL = func(uri string) string { return uri }
+	}
+	if s, ok := o.Archive.(StatsSource); ok && o.Stats == nil {
+		o.Stats = s
 	}
 }
 
@@ -66,6 +71,7 @@ func NewRoot(opts Options) (*Root, error) {
 		uid:         uint32(os.Getuid()),
 		gid:         uint32(os.Getgid()),
 		downloadURL: opts.DownloadURL,
+		stats:       opts.Stats,
 		sizes:       map[string]*learnedSize{},
 	}
 	m.runner = newQueryRunner(opts.Archive, opts.QueryTTL, opts.MaxObservations, opts.Logger)
@@ -165,6 +171,7 @@ func rootChildren(m *mountState) map[string]func() (gofs.InodeEmbedder, gofs.Sta
 	}
 	return map[string]func() (gofs.InodeEmbedder, gofs.StableAttr){
 		"README.txt": readme("README.txt", rootReadme),
+		".mastfs":    statsDir(m),
 		"criteria":   prefix("criteria", criteriaReadme, KindCriteria),
 		"region":     prefix("region", "region/<position>/: a cone search around a position.\n  region/322.49324,12.16683/\n  region/21:29:58.38 +12:10:00.6/radius=5arcmin/obs_collection=HST/\nDefault radius 0.2 deg.\n", KindRegion),
 		"object":     prefix("object", "object/<name>/: a cone search around a resolved object name.\n  object/M101/\n  object/M8/radius=0.02deg/obs_collection=K2,IUE/\n", KindObject),

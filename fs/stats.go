@@ -1,0 +1,72 @@
+package fs
+
+import (
+	"context"
+	"encoding/json"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/mastfs/mastfs/mast"
+)
+
+// StatsSource reports the archive client's live counters for
+// .mastfs/stats.json. *mast.Client implements it.
+type StatsSource interface {
+	Stats() mast.Stats
+}
+
+// statsJSON is the content of .mastfs/stats.json (contract §1).
+type statsJSON struct {
+	// Requests and Errors are by invoke service or endpoint (mast.Stats).
+	Requests map[string]int64 `json:"requests"`
+	Errors   map[string]int64 `json:"errors"`
+	// Bytes is product bytes received, by source.
+	Bytes map[string]int64 `json:"bytes"`
+	Cache struct {
+		Hits         int64 `json:"hits"`
+		Misses       int64 `json:"misses"`
+		BytesCached  int64 `json:"bytes_cached"`
+		BytesFetched int64 `json:"bytes_fetched"`
+		FetchErrors  int64 `json:"fetch_errors"`
+		MaxBytes     int64 `json:"max_bytes"`
+	} `json:"cache"`
+	// Retries is requests sent again after a failure; the MAST client
+	// does not retry, so it stays 0 until a source does.
+	Retries int64 `json:"retries"`
+}
+
+// statsText renders the counters, pretty-printed, as of now.
+func (m *mountState) statsText(context.Context) ([]byte, error) {
+	var s statsJSON
+	s.Requests, s.Errors, s.Bytes = map[string]int64{}, map[string]int64{}, map[string]int64{"mast": 0}
+	if m.stats != nil {
+		ms := m.stats.Stats()
+		for k, v := range ms.Requests {
+			s.Requests[k] = v
+		}
+		for k, v := range ms.Errors {
+			s.Errors[k] = v
+		}
+		s.Bytes["mast"] = ms.DownloadBytes
+	}
+	cs := m.blocks.Stats()
+	s.Cache.Hits, s.Cache.Misses = cs.Hits, cs.Misses
+	s.Cache.BytesCached, s.Cache.BytesFetched = cs.BytesCached, cs.BytesFetched
+	s.Cache.FetchErrors, s.Cache.MaxBytes = cs.FetchErrors, cs.MaxBytesBudget
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// statsDir is .mastfs/: stats.json, regenerated on every open and stat.
+func statsDir(m *mountState) func() (gofs.InodeEmbedder, gofs.StableAttr) {
+	return func() (gofs.InodeEmbedder, gofs.StableAttr) {
+		d := &staticDir{m: m, children: map[string]func() (gofs.InodeEmbedder, gofs.StableAttr){
+			"stats.json": textChild(m, identityIno("static", ".mastfs/stats.json"), 0, m.statsText),
+		}}
+		return d, gofs.StableAttr{Mode: fuse.S_IFDIR, Ino: identityIno("static", ".mastfs")}
+	}
+}
