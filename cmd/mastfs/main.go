@@ -26,6 +26,7 @@ func newApp() *cli.App {
 			mountCommand(),
 			demoCommand(),
 			explainCommand(),
+			unmountCommand(),
 			versionCommand(),
 		},
 		HideHelpCommand: true,

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"io"
 	"net/http/httptest"
 	"os"
@@ -253,5 +254,69 @@ func TestExplain(t *testing.T) {
 	out, code = run("criteria/s_ra=1..")
 	if code != 2 {
 		t.Fatalf("explain of a malformed range: exit %d, want 2:\n%s", code, out)
+	}
+}
+
+// TestStaleMountRecoveryAndUnmount: after the daemon is killed, a new
+// `mastfs mount` on the same mountpoint clears the dead mount with a clear
+// message; `mastfs unmount` then unmounts and the daemon exits 0.
+func TestStaleMountRecoveryAndUnmount(t *testing.T) {
+	requireFUSE(t)
+	bin := buildBinary(t)
+	emu := httptest.NewServer(mastemu.New(mastemu.Options{}))
+	defer emu.Close()
+	mnt := t.TempDir()
+	start := func() (*exec.Cmd, *bytes.Buffer) {
+		cmd := exec.Command(bin, "mount", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd, &stderr
+	}
+	first, _ := start()
+	waitMounted(t, mnt)
+	first.Process.Kill()
+	first.Wait()
+	t.Cleanup(func() { syscall.Unmount(mnt, syscall.MNT_DETACH) })
+	if _, err := os.ReadDir(mnt); !errors.Is(err, syscall.ENOTCONN) {
+		t.Fatalf("after kill, readdir gives %v, want ENOTCONN (a dead mount)", err)
+	}
+	second, stderr := start()
+	defer func() {
+		if t.Failed() {
+			second.Process.Kill()
+			t.Logf("second mastfs stderr:\n%s", stderr.String())
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if _, err := os.Stat(filepath.Join(mnt, "README.txt")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new mount did not come up over the stale one")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if !strings.Contains(stderr.String(), "dead mount") {
+		t.Errorf("no clear message about the stale mount:\n%s", stderr.String())
+	}
+	if out, err := exec.Command(bin, "unmount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("mastfs unmount: %v %s", err, out)
+	}
+	done := make(chan error, 1)
+	go func() { done <- second.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("daemon exited with %v after unmount, want 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("daemon did not exit after unmount")
+	}
+	if isMounted(mnt) {
+		t.Fatal("still mounted")
 	}
 }

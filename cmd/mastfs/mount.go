@@ -62,6 +62,12 @@ func downloadURL(base string) func(string) string {
 // serve mounts and blocks until a signal or an external unmount. ready, when
 // set, is called once the mount is up (the demo prints hints then).
 func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debugFUSE bool, ready func()) error {
+	if cleared, err := clearStaleMount(mountpoint); err != nil {
+		return err
+	} else if cleared {
+		cfg.Logger.Warn("cleared a stale mount left by a mastfs that died", "mountpoint", mountpoint)
+		fmt.Fprintf(os.Stderr, "mastfs: %s held a dead mount from a previous mastfs; cleared it\n", mountpoint)
+	}
 	client := newClient(cfg)
 	blocks, err := cache.New(cache.Config{MaxBytes: cfg.CacheSize, BlockSize: int(cfg.BlockSize)})
 	if err != nil {
