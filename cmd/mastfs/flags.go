@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -36,6 +37,8 @@ func sharedFlags() []cli.Flag {
 		&cli.DurationFlag{Name: "query-ttl", EnvVars: []string{"MASTFS_QUERY_TTL"}, Value: 10 * time.Minute, Usage: "how long query listings are cached"},
 		&cli.IntFlag{Name: "max-observations", EnvVars: []string{"MASTFS_MAX_OBSERVATIONS"}, Value: 5000, Usage: "queries with more observations list only their dotfiles and TOO_MANY_OBSERVATIONS.txt"},
 		&cli.StringFlag{Name: "log-level", EnvVars: []string{"MASTFS_LOG_LEVEL"}, Value: "info", Usage: "debug, info, warn or error"},
+		&cli.StringFlag{Name: "log-format", EnvVars: []string{"MASTFS_LOG_FORMAT"}, Value: "text", Usage: "text or json"},
+		&cli.StringFlag{Name: "log-file", EnvVars: []string{"MASTFS_LOG_FILE"}, Usage: "append logs to this file instead of stderr"},
 	}
 }
 
@@ -85,7 +88,23 @@ func parseConfig(c *cli.Context) (*config, error) {
 	if err := level.UnmarshalText([]byte(c.String("log-level"))); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	var out io.Writer = os.Stderr
+	if p := c.String("log-file"); p != "" {
+		f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("--log-file: %w", err)
+		}
+		out = f
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(c.String("log-format")) {
+	case "text":
+		cfg.Logger = slog.New(slog.NewTextHandler(out, opts))
+	case "json":
+		cfg.Logger = slog.New(slog.NewJSONHandler(out, opts))
+	default:
+		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.String("log-format"))
+	}
 	return cfg, nil
 }
 
