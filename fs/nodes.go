@@ -296,12 +296,18 @@ var (
 
 func (f *productFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	size, err := f.m.productSize(ctx, f.p)
+	ttl := productTTL
 	if err != nil {
 		f.m.log.Warn("product size unknown", "uri", f.p.URI, "err", err)
-		return toErrno(err)
+		if errno := toErrno(err); errno != syscall.EACCES {
+			return errno
+		}
+		// We may not read it, so its size is unknowable: the file stays
+		// visible with its xattrs (size 0, not cached) and open says EACCES.
+		size, ttl = 0, 0
 	}
 	f.m.fileAttr(&out.Attr, f.StableAttr().Ino, size, f.p.Mtime)
-	out.SetTimeout(productTTL)
+	out.SetTimeout(ttl)
 	return 0
 }
 
