@@ -22,22 +22,12 @@ type exclusiveCase struct {
 func fileOf(t *testing.T, dir, uri string) string {
 	t.Helper()
 	for _, name := range listDir(t, dir) {
-		if xattr(t, dir+"/"+name, "user.mast.dataURI") == uri {
+		if getxattr(t, dir+"/"+name, "user.mast.dataURI") == uri {
 			return dir + "/" + name
 		}
 	}
 	t.Fatalf("%s does not list %s", dir, uri)
 	return ""
-}
-
-func xattr(t *testing.T, file, name string) string {
-	t.Helper()
-	buf := make([]byte, 64<<10)
-	n, err := syscall.Getxattr(file, name, buf)
-	if err != nil {
-		t.Fatalf("getxattr %s %s: %v", file, name, err)
-	}
-	return string(buf[:n])
 }
 
 // allXattrs returns every user.mast.* attribute value of file.
@@ -50,7 +40,7 @@ func allXattrs(t *testing.T, file string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, name := range strings.Split(strings.TrimRight(string(buf[:n]), "\x00"), "\x00") {
-		out[name] = xattr(t, file, name)
+		out[name] = getxattr(t, file, name)
 	}
 	return out
 }
