@@ -33,6 +33,11 @@ type Options struct {
 	DebugFUSE       bool
 	// Stats feeds .mastfs/stats.json; nil: Archive's, if it keeps counters.
 	Stats StatsSource
+	// Cloud places products in the public bucket (.cloud-uris.txt,
+	// user.mast.cloud_uri); nil when the cloud is off. CloudBucket names
+	// the bucket in s3:// URIs (default stpubdata).
+	Cloud       CloudLocator
+	CloudBucket string
 }
 
 func (o *Options) defaults() {
@@ -72,6 +77,7 @@ func NewRoot(opts Options) (*Root, error) {
 		gid:         uint32(os.Getgid()),
 		downloadURL: opts.DownloadURL,
 		stats:       opts.Stats,
+		cloud:       newCloudState(opts.Cloud, opts.CloudBucket),
 		sizes:       map[string]*learnedSize{},
 	}
 	m.runner = newQueryRunner(opts.Archive, opts.QueryTTL, opts.MaxObservations, opts.Logger)

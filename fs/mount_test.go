@@ -26,6 +26,9 @@ type mountConfig struct {
 	token     string
 	// wrap, when set, sits in front of the emulator (fault injection).
 	wrap func(http.Handler) http.Handler
+	// s3, when set, serves the catalog's cloud objects for which it is true
+	// from an in-process S3 and mounts with a cloud locator (startS3).
+	s3 func(key, uri string) bool
 }
 
 // mounted is a live mastfs mount over an in-process MAST emulator.
@@ -37,6 +40,7 @@ type mounted struct {
 	Client *mast.Client
 	Root   *Root
 	HTTP   *httptest.Server
+	S3     *testS3 // nil unless mountConfig.s3
 	logs   *logBuffer
 }
 
@@ -98,6 +102,12 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 		t.Fatal(err)
 	}
 	t.Cleanup(blocks.Close)
+	var s3 *testS3
+	var locator CloudLocator
+	if cfg.s3 != nil {
+		s3 = startS3(t, cfg.catalog, cfg.s3, client, logger)
+		locator = s3.Locator
+	}
 	dir := t.TempDir()
 	srv, root, err := Mount(dir, Options{
 		Archive:         client,
@@ -107,6 +117,7 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 		QueryTTL:        cfg.ttl,
 		MaxObservations: cfg.maxObs,
 		Logger:          logger,
+		Cloud:           locator,
 	})
 	if err != nil {
 		t.Fatalf("mount: %v", err)
@@ -116,7 +127,7 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, HTTP: hs, logs: logs}
+	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, HTTP: hs, S3: s3, logs: logs}
 }
 
 // Path joins mount-relative components.

@@ -52,6 +52,8 @@ type mountState struct {
 	downloadURL func(uri string) string
 	// stats feeds .mastfs/stats.json; nil when the archive keeps no counters.
 	stats StatsSource
+	// cloud places products in the public bucket (cloud_files.go).
+	cloud cloudState
 
 	sizesMu sync.Mutex
 	sizes   map[string]*learnedSize // dataURI → size learned from the archive
@@ -380,6 +382,9 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 }
 
 func (f *productFile) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if errno := f.m.cloud.resolveXattr(ctx, f.m.log, attr, f.p.URI); errno != 0 {
+		return 0, errno
+	}
 	v, ok := f.xattrs()[attr]
 	if !ok {
 		return 0, syscall.ENODATA
@@ -420,6 +425,7 @@ func (f *productFile) xattrs() map[string]string {
 		out["user.mast."+c.Name] = f.p.Row.Str(c.Name)
 	}
 	out["user.mast.url"] = f.m.downloadURL(f.p.URI)
+	f.m.cloud.addXattr(out, f.p.URI) // user.mast.cloud_uri, when known: no request here
 	return out
 }
 
