@@ -69,6 +69,10 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		fmt.Fprintf(os.Stderr, "mastfs: %s held a dead mount from a previous mastfs; cleared it\n", mountpoint)
 	}
 	client := newClient(cfg)
+	locator, err := newCloudLocator(cfg, client)
+	if err != nil {
+		return err
+	}
 	blocks, err := cache.New(cache.Config{MaxBytes: cfg.CacheSize, BlockSize: int(cfg.BlockSize)})
 	if err != nil {
 		return err
@@ -84,6 +88,8 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		Logger:          cfg.Logger,
 		AllowOther:      allowOther,
 		DebugFUSE:       debugFUSE,
+		Cloud:           locator,
+		CloudBucket:     cfg.S3Bucket,
 	})
 	if err != nil {
 		return err
