@@ -94,11 +94,25 @@ func requestsBeyond(st mastemu.Stats, allowed map[string]int) []string {
 // costs one observation query, the column configuration and two product
 // batches, and nothing per file; `find -type f` counts exactly the
 // products; a second `ls -l` and a stat of every file within the TTL cost
-// nothing.
+// nothing. With the cloud on (as --cloud=auto mounts), listing asks
+// neither path_lookup nor S3 anything.
 func TestListingCosts(t *testing.T) {
 	cat := mastemu.Generate(costSeed, costNObs, 10)
 	want := costFiles(t, cat)
-	m := mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute})
+	t.Run("mast", func(t *testing.T) {
+		listingCosts(t, mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute}), want)
+	})
+	t.Run("cloud", func(t *testing.T) {
+		m := mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute,
+			s3: func(key, uri string) bool { return false }})
+		listingCosts(t, m, want)
+		if st := m.S3.Client.Stats(); st.Heads+st.Gets != 0 {
+			t.Errorf("listing asked S3: %+v", st)
+		}
+	})
+}
+
+func listingCosts(t *testing.T, m *mounted, want map[string]int64) {
 	dir := m.Path("criteria", costQuery)
 	if st := m.Emu.Stats(); len(st.Log) != 0 {
 		t.Fatalf("mounting made requests: %v", st.Requests)
