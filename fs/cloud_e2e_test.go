@@ -33,13 +33,15 @@ type testS3 struct {
 	URL     string
 	Client  *cloud.Client
 	Locator *cloud.Locator
+	Source  *cloud.Source // S3 first, MAST (the test's client) otherwise
 	// Keys maps each key put into the bucket to its data URI.
 	Keys map[string]string
 }
 
 // startS3 serves the catalog's cloud objects for which keep is true from
-// gofakes3 (bytes from Catalog.Open) and builds the mount's cloud client and
-// locator: path_lookup through the archive client, HEADs to this S3.
+// gofakes3 (bytes from Catalog.Open) and builds the mount's cloud client,
+// locator (path_lookup through the archive client, HEADs to this S3) and
+// S3-first source.
 func startS3(t testing.TB, cat *mastemu.Catalog, keep func(key, uri string) bool, client *mast.Client, logger *slog.Logger) *testS3 {
 	t.Helper()
 	s := &testS3{Backend: s3mem.New(), Keys: map[string]string{}}
@@ -72,6 +74,7 @@ func startS3(t testing.TB, cat *mastemu.Catalog, keep func(key, uri string) bool
 		t.Fatal(err)
 	}
 	s.Locator = cloud.NewLocator(client, s.Client, cloud.LocatorOptions{Logger: logger})
+	s.Source = cloud.NewSource(s.Client, s.Locator, client, logger)
 	return s
 }
 
@@ -348,6 +351,66 @@ func TestCloudURIXattrLazy(t *testing.T) {
 			if _, err := cloudGetxattr(dir+"/"+name, "user.mast.cloud_uri"); !errors.Is(err, syscall.ENODATA) {
 				t.Fatalf("%s (object missing): %v, want ENODATA", name, err)
 			}
+		}
+	}
+}
+
+// TestCloudReadsS3First: a product held in the cloud is read from the
+// bucket (no MAST download), byte-exact; the product whose object is
+// missing, and one not in the cloud, come from MAST.
+func TestCloudReadsS3First(t *testing.T) {
+	f := newCloudFixture(t)
+	m := mountForTest(t, mountConfig{catalog: f.cat, s3: f.keep})
+	dir := m.Path(f.dirPath...)
+	downloads := func(uri string) int {
+		n := 0
+		for _, e := range m.Emu.Stats().Log {
+			if e.Endpoint == mastemu.EndpointDownload && e.URI == uri {
+				n++
+			}
+		}
+		return n
+	}
+	var fromS3, notInCloud, dropped string
+	for name, uri := range f.want {
+		info, _ := f.cat.Product(uri)
+		_, placed := f.keyOf[uri]
+		switch {
+		case uri == f.dropped:
+			dropped = name
+		case info.Exclusive || info.Size < 0:
+		case placed && (fromS3 == "" || name < fromS3):
+			fromS3 = name
+		case !placed && (notInCloud == "" || name < notInCloud):
+			notInCloud = name
+		}
+	}
+	if fromS3 == "" || notInCloud == "" || dropped == "" {
+		t.Fatalf("fixture: %q %q %q", fromS3, notInCloud, dropped)
+	}
+	got, err := os.ReadFile(dir + "/" + fromS3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, productBytes(t, f.cat, f.want[fromS3])) {
+		t.Fatalf("%s: bytes from S3 differ from the archive's", fromS3)
+	}
+	if n := downloads(f.want[fromS3]); n != 0 {
+		t.Fatalf("%s is in the bucket but was downloaded from MAST %d times", fromS3, n)
+	}
+	if m.S3.Client.Stats().Gets == 0 || m.S3.Source.Stats().S3Reads == 0 {
+		t.Fatalf("no S3 read: %+v %+v", m.S3.Client.Stats(), m.S3.Source.Stats())
+	}
+	for _, name := range []string{dropped, notInCloud} {
+		got, err := os.ReadFile(dir + "/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, productBytes(t, f.cat, f.want[name])) {
+			t.Fatalf("%s: bytes differ from the archive's", name)
+		}
+		if downloads(f.want[name]) == 0 {
+			t.Fatalf("%s is not in the bucket but no MAST download was made", name)
 		}
 	}
 }

@@ -27,7 +27,8 @@ type mountConfig struct {
 	// wrap, when set, sits in front of the emulator (fault injection).
 	wrap func(http.Handler) http.Handler
 	// s3, when set, serves the catalog's cloud objects for which it is true
-	// from an in-process S3 and mounts with a cloud locator (startS3).
+	// from an in-process S3 and mounts with a cloud locator and the S3-first
+	// source (startS3).
 	s3 func(key, uri string) bool
 }
 
@@ -104,14 +105,15 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 	t.Cleanup(blocks.Close)
 	var s3 *testS3
 	var locator CloudLocator
+	var source Source = client
 	if cfg.s3 != nil {
 		s3 = startS3(t, cfg.catalog, cfg.s3, client, logger)
-		locator = s3.Locator
+		locator, source = s3.Locator, s3.Source
 	}
 	dir := t.TempDir()
 	srv, root, err := Mount(dir, Options{
 		Archive:         client,
-		Source:          client,
+		Source:          source,
 		Cache:           blocks,
 		DownloadURL:     client.DownloadURL,
 		QueryTTL:        cfg.ttl,

@@ -6,13 +6,15 @@ import (
 	"github.com/mastfs/mastfs/mast"
 )
 
-// newCloudLocator builds the cloud side of a configuration from --s3-endpoint,
-// --s3-bucket, --s3-region and --cloud: an anonymous S3 client and a locator
-// (path_lookup through the archive client, HEAD on the bucket). With
-// --cloud off there is none (a nil interface, not a typed nil).
-func newCloudLocator(cfg *config, client *mast.Client) (mfs.CloudLocator, error) {
+// newCloud builds the cloud side of a configuration from --s3-endpoint,
+// --s3-bucket, --s3-region and --cloud: an anonymous S3 client, a locator
+// (path_lookup through the archive client, HEAD on the bucket) and the
+// source that reads the bucket first and MAST otherwise. With --cloud off
+// there is no locator (a nil interface, not a typed nil) and bytes come
+// from MAST alone. (--cloud only does not hide products yet: it acts as auto.)
+func newCloud(cfg *config, client *mast.Client) (mfs.CloudLocator, mfs.Source, error) {
 	if cfg.Cloud == "off" {
-		return nil, nil
+		return nil, client, nil
 	}
 	s3, err := cloud.New(cloud.Config{
 		Endpoint: cfg.S3Endpoint,
@@ -21,7 +23,8 @@ func newCloudLocator(cfg *config, client *mast.Client) (mfs.CloudLocator, error)
 		Logger:   cfg.Logger,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return cloud.NewLocator(client, s3, cloud.LocatorOptions{Logger: cfg.Logger}), nil
+	loc := cloud.NewLocator(client, s3, cloud.LocatorOptions{Logger: cfg.Logger})
+	return loc, cloud.NewSource(s3, loc, client, cfg.Logger), nil
 }

@@ -94,6 +94,7 @@ func TestMountCloudFlags(t *testing.T) {
 		}
 		var want strings.Builder
 		skipped := 0
+		fromS3 := ""
 		for _, n := range names {
 			uri, err := xattr(filepath.Join(dir, n), "user.mast.dataURI")
 			if err != nil {
@@ -108,6 +109,9 @@ func TestMountCloudFlags(t *testing.T) {
 				continue
 			}
 			fmt.Fprintf(&want, "s3://%s/%s\n", bucket, key)
+			if info, _ := cat.Product(uri); !info.Exclusive && fromS3 == "" {
+				fromS3 = n
+			}
 		}
 		got, err := os.ReadFile(filepath.Join(dir, ".cloud-uris.txt"))
 		if err != nil {
@@ -117,6 +121,17 @@ func TestMountCloudFlags(t *testing.T) {
 			t.Fatalf(".cloud-uris.txt:\n%s\nwant:\n%s", got, want.String())
 		}
 		t.Logf("%d products in the bucket, %d placed by path_lookup but absent", strings.Count(want.String(), "\n"), skipped)
+		// Bytes of a product in the bucket come from S3, not from MAST.
+		uri, _ := xattr(filepath.Join(dir, fromS3), "user.mast.dataURI")
+		b, err := os.ReadFile(filepath.Join(dir, fromS3))
+		if err != nil || !bytes.Equal(b, readAll(t, cat, uri)) {
+			t.Fatalf("%s: %v or bytes differ", fromS3, err)
+		}
+		for _, e := range emu.Stats().Log {
+			if e.Endpoint == mastemu.EndpointDownload && e.URI == uri {
+				t.Fatalf("%s is in the bucket but was downloaded from MAST", uri)
+			}
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		if len(auth) == 0 {

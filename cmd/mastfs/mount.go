@@ -69,7 +69,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		fmt.Fprintf(os.Stderr, "mastfs: %s held a dead mount from a previous mastfs; cleared it\n", mountpoint)
 	}
 	client := newClient(cfg)
-	locator, err := newCloudLocator(cfg, client)
+	locator, source, err := newCloud(cfg, client)
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 	defer blocks.Close()
 	srv, root, err := mfs.Mount(mountpoint, mfs.Options{
 		Archive:         client,
-		Source:          client,
+		Source:          source,
 		Cache:           blocks,
 		DownloadURL:     downloadURL(cfg.MastURL),
 		QueryTTL:        cfg.QueryTTL,

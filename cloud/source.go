@@ -1,0 +1,163 @@
+package cloud
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/mastfs/mastfs/mast"
+)
+
+// Fallback is the MAST download service; *mast.Client satisfies it.
+type Fallback interface {
+	ReadAt(ctx context.Context, uri string, p []byte, off int64) (int, error)
+	ReadAtSize(ctx context.Context, uri string, p []byte, off, size int64) (int, error)
+	Open(ctx context.Context, uri string) (io.ReadCloser, error)
+	Head(ctx context.Context, uri string) (mast.ObjectInfo, error)
+}
+
+// Source reads product bytes from the bucket for products the Locator
+// places there, and from MAST otherwise (--cloud auto). It falls back to
+// MAST when locating fails, when the object's size differs from the size
+// the product was listed with, and when an S3 read fails; the caller sees
+// an error only if MAST fails too (or its own context ends). Whole-product
+// streams (Open, products of unknown size) and Head come from MAST, which
+// is authoritative for what exists. After a failure (locating or reading)
+// a product's reads go straight to MAST for AvoidFor, so an unreachable
+// bucket costs one failed attempt per product and minute, not one per block.
+type Source struct {
+	s3   *Client
+	loc  *Locator
+	mast Fallback
+	log  *slog.Logger
+
+	s3Reads, fallbacks atomic.Int64
+
+	mu    sync.Mutex
+	avoid map[string]time.Time // data URI -> until when S3 is not tried
+}
+
+// AvoidFor is how long a product's reads skip S3 after an S3 failure.
+const AvoidFor = time.Minute
+
+// NewSource reads through s3 for what loc places in the bucket, else mast.
+func NewSource(s3 *Client, loc *Locator, mast Fallback, log *slog.Logger) *Source {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Source{s3: s3, loc: loc, mast: mast, log: log, avoid: map[string]time.Time{}}
+}
+
+// SourceStats counts where reads went.
+type SourceStats struct {
+	S3Reads   int64 // ReadAt calls answered from the bucket
+	Fallbacks int64 // reads of located products that went to MAST after all
+}
+
+// Stats returns the counters.
+func (s *Source) Stats() SourceStats {
+	return SourceStats{S3Reads: s.s3Reads.Load(), Fallbacks: s.fallbacks.Load()}
+}
+
+// location is where uri is in the bucket, learning it (one path_lookup and
+// one HEAD) on the first read of a product nobody located before.
+func (s *Source) location(ctx context.Context, uri string) (Location, bool) {
+	if loc, found, known := s.loc.CachedLocation(uri); known {
+		return loc, found
+	}
+	locs, err := s.loc.Lookup(ctx, []string{uri})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("cloud: cannot locate product, reading from MAST", "uri", uri, "err", err)
+			s.setAvoid(uri)
+		}
+		return Location{}, false
+	}
+	loc, ok := locs[uri]
+	return loc, ok
+}
+
+// readS3 tries the bucket. ok is false when the read should go to MAST.
+func (s *Source) readS3(ctx context.Context, uri string, p []byte, off, size int64) (n int, ok bool, err error) {
+	if s.avoided(uri) {
+		return 0, false, nil
+	}
+	loc, found := s.location(ctx, uri)
+	if !found {
+		return 0, false, nil
+	}
+	if size >= 0 && loc.Size != size {
+		s.fallbacks.Add(1)
+		s.log.Warn("cloud: object size differs from the product's, reading from MAST",
+			"uri", uri, "key", loc.Key, "object_size", loc.Size, "product_size", size)
+		return 0, false, nil
+	}
+	n, err = s.s3.ReadAt(ctx, loc.Key, p, off)
+	if err == nil || errors.Is(err, io.EOF) {
+		s.s3Reads.Add(1)
+		return n, true, err
+	}
+	if ctx.Err() != nil {
+		return n, true, err // the caller gave up: no fallback
+	}
+	s.fallbacks.Add(1)
+	s.setAvoid(uri)
+	s.log.Warn("cloud: S3 read failed, reading from MAST", "uri", uri, "key", loc.Key, "off", off, "err", err)
+	return 0, false, nil
+}
+
+func (s *Source) setAvoid(uri string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	if len(s.avoid) > 10000 {
+		for u, until := range s.avoid {
+			if now.After(until) {
+				delete(s.avoid, u)
+			}
+		}
+	}
+	s.avoid[uri] = now.Add(AvoidFor)
+}
+
+func (s *Source) avoided(uri string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	until, ok := s.avoid[uri]
+	if ok && time.Now().After(until) {
+		delete(s.avoid, uri)
+		return false
+	}
+	return ok
+}
+
+// ReadAt reads from the bucket when the product is there, else from MAST.
+func (s *Source) ReadAt(ctx context.Context, uri string, p []byte, off int64) (int, error) {
+	if n, ok, err := s.readS3(ctx, uri, p, off, -1); ok {
+		return n, err
+	}
+	return s.mast.ReadAt(ctx, uri, p, off)
+}
+
+// ReadAtSize is ReadAt for a product listed with size bytes: an object of
+// another size is not used, and MAST's reader reports a changed product.
+func (s *Source) ReadAtSize(ctx context.Context, uri string, p []byte, off, size int64) (int, error) {
+	if n, ok, err := s.readS3(ctx, uri, p, off, size); ok {
+		return n, err
+	}
+	return s.mast.ReadAtSize(ctx, uri, p, off, size)
+}
+
+// Open streams a whole product from MAST.
+func (s *Source) Open(ctx context.Context, uri string) (io.ReadCloser, error) {
+	return s.mast.Open(ctx, uri)
+}
+
+// Head asks MAST about a product.
+func (s *Source) Head(ctx context.Context, uri string) (mast.ObjectInfo, error) {
+	return s.mast.Head(ctx, uri)
+}
