@@ -2,9 +2,12 @@ package fs
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path"
@@ -92,27 +95,62 @@ func requestsBeyond(st mastemu.Stats, allowed map[string]int) []string {
 
 // TestListingCosts: on a 1,000-observation, 10,000-product query, `ls -l`
 // costs one observation query, the column configuration and two product
-// batches, and nothing per file; `find -type f` counts exactly the
-// products; a second `ls -l` and a stat of every file within the TTL cost
-// nothing. With the cloud on (as --cloud=auto mounts), listing asks
+// batches of 500 obsids, and nothing per file; `find -type f` counts
+// exactly the products; `find`, a second `ls -l` and a stat of every file
+// within the TTL cost nothing. With the cloud on (as --cloud=auto mounts), listing asks
 // neither path_lookup nor S3 anything.
 func TestListingCosts(t *testing.T) {
 	cat := mastemu.Generate(costSeed, costNObs, 10)
 	want := costFiles(t, cat)
 	t.Run("mast", func(t *testing.T) {
-		listingCosts(t, mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute}), want)
+		var batches batchRecorder
+		m := mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute, wrap: batches.wrap})
+		listingCosts(t, m, &batches, want)
 	})
 	t.Run("cloud", func(t *testing.T) {
-		m := mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute,
+		var batches batchRecorder
+		m := mountForTest(t, mountConfig{catalog: cat, maxObs: 5000, ttl: 10 * time.Minute, wrap: batches.wrap,
 			s3: func(key, uri string) bool { return false }})
-		listingCosts(t, m, want)
+		listingCosts(t, m, &batches, want)
 		if st := m.S3.Client.Stats(); st.Heads+st.Gets != 0 {
 			t.Errorf("listing asked S3: %+v", st)
 		}
 	})
 }
 
-func listingCosts(t *testing.T, m *mounted, want map[string]int64) {
+// batchRecorder records how many obsids each Mast.Caom.Products request names.
+type batchRecorder struct {
+	mu    sync.Mutex
+	sizes []int
+}
+
+func (b *batchRecorder) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/api/v0/invoke") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			var req struct {
+				Service string
+				Params  struct{ Obsid string }
+			}
+			if form, err := url.ParseQuery(string(body)); err == nil &&
+				json.Unmarshal([]byte(form.Get("request")), &req) == nil && req.Service == mast.ServiceProducts {
+				b.mu.Lock()
+				b.sizes = append(b.sizes, len(strings.Split(req.Params.Obsid, ",")))
+				b.mu.Unlock()
+			}
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (b *batchRecorder) get() []int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]int(nil), b.sizes...)
+}
+
+func listingCosts(t *testing.T, m *mounted, batches *batchRecorder, want map[string]int64) {
 	dir := m.Path("criteria", costQuery)
 	if st := m.Emu.Stats(); len(st.Log) != 0 {
 		t.Fatalf("mounting made requests: %v", st.Requests)
@@ -135,8 +173,12 @@ func listingCosts(t *testing.T, m *mounted, want map[string]int64) {
 		mastemu.EndpointColumnsConfig: 1}); len(extra) > 0 {
 		t.Errorf("ls -l made %d more requests, e.g. %v", len(extra), extra[:min(5, len(extra))])
 	}
+	if got := batches.get(); len(got) != 2 || got[0] != 500 || got[1] != 500 {
+		t.Errorf("product batches of %v obsids, want 500 and 500", got)
+	}
 	checkLsOutput(t, out, want)
 
+	m.Emu.ResetStats()
 	start = time.Now()
 	out, err = exec.Command("sh", "-c", `find "$1" -type f | wc -l`, "sh", dir).Output()
 	findTime := time.Since(start)
@@ -148,7 +190,6 @@ func listingCosts(t *testing.T, m *mounted, want map[string]int64) {
 		t.Errorf("find -type f | wc -l printed %q, want 10000", out)
 	}
 
-	m.Emu.ResetStats()
 	start = time.Now()
 	out, err = exec.Command("ls", "-l", dir).Output()
 	lsWarm := time.Since(start)
@@ -166,7 +207,7 @@ func listingCosts(t *testing.T, m *mounted, want map[string]int64) {
 	statTime := time.Since(start)
 	t.Logf("second ls -l: %v; stat of %d files: %v", lsWarm.Round(time.Millisecond), len(want), statTime.Round(time.Millisecond))
 	if st := m.Emu.Stats(); len(st.Log) != 0 {
-		t.Errorf("a second ls -l and %d stats within the TTL made %d requests: %v %v", len(want), len(st.Log), st.Requests, st.Services)
+		t.Errorf("find, a second ls -l and %d stats within the TTL made %d requests: %v %v", len(want), len(st.Log), st.Requests, st.Services)
 	}
 }
 
