@@ -97,8 +97,8 @@ func requestsBeyond(st mastemu.Stats, allowed map[string]int) []string {
 // costs one observation query, the column configuration and two product
 // batches of 500 obsids, and nothing per file; `find -type f` counts
 // exactly the products; `find`, a second `ls -l` and a stat of every file
-// within the TTL cost nothing. With the cloud on (as --cloud=auto mounts), listing asks
-// neither path_lookup nor S3 anything.
+// within the TTL cost nothing. With the cloud on (as --cloud=auto mounts),
+// listing asks neither path_lookup nor S3 anything.
 func TestListingCosts(t *testing.T) {
 	cat := mastemu.Generate(costSeed, costNObs, 10)
 	want := costFiles(t, cat)
