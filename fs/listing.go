@@ -24,6 +24,8 @@ type Archive interface {
 	Count(ctx context.Context, q mast.Query) (int64, error)
 	Products(ctx context.Context, obsids []string) (*mast.Table, error)
 	Resolve(ctx context.Context, name, resolver string) (ra, dec float64, err error)
+	ColumnsConfig(ctx context.Context, service string) (*mast.ColumnConfig, error)
+	Missions(ctx context.Context) ([]string, error)
 }
 
 // product is one file of a listing. It is immutable once built.

@@ -181,6 +181,8 @@ func rootChildren(m *mountState) map[string]func() (gofs.InodeEmbedder, gofs.Sta
 		"criteria":   prefix("criteria", criteriaReadme, KindCriteria),
 		"region":     prefix("region", "region/<position>/: a cone search around a position.\n  region/322.49324,12.16683/\n  region/21:29:58.38 +12:10:00.6/radius=5arcmin/obs_collection=HST/\nDefault radius 0.2 deg.\n", KindRegion),
 		"object":     prefix("object", "object/<name>/: a cone search around a resolved object name.\n  object/M101/\n  object/M8/radius=0.02deg/obs_collection=K2,IUE/\n", KindObject),
+		"missions":   missionsChild(m),
+		"metadata":   metadataChild(m),
 		"uri": func() (gofs.InodeEmbedder, gofs.StableAttr) {
 			return &uriDir{m: m}, gofs.StableAttr{Mode: fuse.S_IFDIR, Ino: identityIno("prefix", "uri")}
 		},

@@ -175,9 +175,11 @@ func (d *queryDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) 
 // observation limit): `find`, `cp -r` and `rsync` of a query directory then
 // see exactly its products.
 var queryFiles = map[string]func(d *queryDir, ctx context.Context) ([]byte, error){
-	".count":          (*queryDir).countFile,
-	".cloud-uris.txt": (*queryDir).cloudURIsFile,
-	".curl.sh":        (*queryDir).curlScript,
+	".count":            (*queryDir).countFile,
+	".observations.csv": (*queryDir).observationsCSV,
+	".products.csv":     (*queryDir).productsCSV,
+	".cloud-uris.txt":   (*queryDir).cloudURIsFile,
+	".curl.sh":          (*queryDir).curlScript,
 }
 
 // dotfileNames lists queryFiles in a stable order.
