@@ -5,7 +5,6 @@ import (
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"os"
 	"os/exec"
 	"path"
@@ -20,24 +19,9 @@ import (
 )
 
 // The parity test lists query directories on a mount and asks Debian's
-// astroquery 0.4.6 (/usr/bin/python3, testdata/parity.py) the same
+// astroquery 0.4.6 (tablesPython, testdata/parity.py) the same
 // questions of the same emulator: query_criteria, get_product_list,
 // filter_products, unique by dataURI, query_criteria_count.
-
-const systemPython = "/usr/bin/python3"
-
-func requireAstroquery(t *testing.T) {
-	t.Helper()
-	out, err := exec.Command(systemPython, "-c", "import astroquery.mast").CombinedOutput()
-	if err == nil {
-		return
-	}
-	msg := fmt.Sprintf("astroquery not usable with %s: %v\n%s", systemPython, err, out)
-	if os.Getenv("MASTFS_REQUIRE_ASTROQUERY") == "1" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg + "(set MASTFS_REQUIRE_ASTROQUERY=1 to fail instead)")
-}
 
 // parityCase is one query directory and the astroquery calls it stands for.
 type parityCase struct {
@@ -69,7 +53,7 @@ func runAstroquery(t *testing.T, url string, cases []parityCase) map[string]pari
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, systemPython, "testdata/parity.py", planFile, outFile)
+	cmd := exec.CommandContext(ctx, tablesPython, "testdata/parity.py", planFile, outFile)
 	// A private HOME keeps astropy's config and cache out of the real one;
 	// no proxy may intercept the loopback emulator.
 	cmd.Env = append(os.Environ(), "HOME="+dir, "XDG_CONFIG_HOME="+dir, "XDG_CACHE_HOME="+dir,
@@ -173,7 +157,7 @@ func isoMJD(y int, mo time.Month, d int) float64 {
 // filter_products gives, under the documented names, and .count is
 // query_criteria_count.
 func TestParityWithAstroquery(t *testing.T) {
-	requireAstroquery(t)
+	requirePythonModule(t, "astroquery.mast")
 	gen := mastemu.Generate(11, 600, 8)
 	busy, _ := gen.BusiestProposal("HST")
 	props := gen.Proposals("HST")
