@@ -106,7 +106,10 @@ func Mount(mountpoint string, opts Options) (*fuse.Server, *Root, error) {
 			AllowOther:    opts.AllowOther,
 			Debug:         opts.DebugFUSE,
 			MaxBackground: 64,
-			MaxReadAhead:  1 << 20,
+			// 1 MiB READs (go-fuse sets max_read = MaxWrite) and kernel
+			// readahead up to 1 MiB; our own prefetch goes further.
+			MaxWrite:     1 << 20,
+			MaxReadAhead: 1 << 20,
 			// "ro" makes the kernel refuse every write with EROFS.
 			Options: []string{"ro", "default_permissions"},
 		},

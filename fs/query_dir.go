@@ -197,6 +197,11 @@ func (d *queryDir) dotfiles() map[string]func() (gofs.InodeEmbedder, gofs.Stable
 	out := make(map[string]func() (gofs.InodeEmbedder, gofs.StableAttr), len(queryFiles))
 	for name, gen := range queryFiles {
 		out[name] = textChild(d.m, identityIno("text", key, name), d.m.ttl, func(ctx context.Context) ([]byte, error) {
+			// A directory on the way to a query has no tables yet: ENOENT
+			// with the reason, not an I/O error.
+			if err := d.spec.Runnable(); err != nil {
+				return nil, &SegmentError{Segment: name, Reason: "not a complete query yet: " + err.Error()}
+			}
 			return gen(d, ctx)
 		})
 	}

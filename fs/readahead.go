@@ -47,7 +47,7 @@ func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64) 
 	case r.window < readaheadMaxBlocks:
 		r.window *= 2
 	}
-	first = (off+n+blockSize-1)/blockSize
+	first = (off + n + blockSize - 1) / blockSize
 	last := (size - 1) / blockSize
 	if first > last {
 		return 0, 0
