@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -78,6 +79,9 @@ type product struct {
 	kind        contentKind
 	// extra holds caller-supplied columns of AddProduct, served as given.
 	extra map[string]any
+	// file, when set, holds the bytes (AddFileProduct) instead of the
+	// generated content.
+	file io.ReaderAt
 }
 
 func (p *product) info(c *Catalog) ProductInfo {
@@ -443,6 +447,42 @@ func (c *Catalog) Missions() []string {
 // (then "length", an int, sets how many bytes are served; default 1 MiB).
 // The content follows the file extension like any other product.
 func (c *Catalog) AddProduct(obsid string, cols map[string]any) (ProductInfo, error) {
+	return c.addProduct(obsid, cols, nil)
+}
+
+// AddFileProduct adds a product like AddProduct whose bytes are those of a
+// local file, e.g. a real multi-HDU FITS file for benchmarks. The size is
+// the file's (a "size" column is ignored); the file is opened now and kept
+// open for the life of the catalog, and must not change meanwhile (a read
+// past its end is an error). The productFilename defaults to the base name
+// of the dataURI, as for AddProduct.
+func (c *Catalog) AddFileProduct(obsid string, cols map[string]any, path string) (ProductInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return ProductInfo{}, fmt.Errorf("mastemu: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = fmt.Errorf("%s is not a regular file", path)
+		}
+		return ProductInfo{}, fmt.Errorf("mastemu: %w", err)
+	}
+	cc := make(map[string]any, len(cols)+1)
+	for k, v := range cols {
+		cc[k] = v
+	}
+	cc["size"] = st.Size()
+	delete(cc, "length")
+	info, err := c.addProduct(obsid, cc, f)
+	if err != nil {
+		f.Close()
+	}
+	return info, err
+}
+
+func (c *Catalog) addProduct(obsid string, cols map[string]any, file io.ReaderAt) (ProductInfo, error) {
 	i, ok := c.lookupObsid(obsid)
 	if !ok {
 		return ProductInfo{}, fmt.Errorf("mastemu: no observation with obsid %q", obsid)
@@ -507,6 +547,7 @@ func (c *Catalog) AddProduct(obsid string, cols map[string]any) (ProductInfo, er
 		p.length = 1 << 20
 	}
 	p.kind = kindOf(p.filename)
+	p.file = file
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.added == nil {

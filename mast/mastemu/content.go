@@ -69,6 +69,16 @@ func (r *contentReader) ReadAt(b []byte, off int64) (int, error) {
 	if rem := r.p.length - off; int64(n) > rem {
 		n, err = int(rem), io.EOF
 	}
+	if r.p.file != nil {
+		k, ferr := r.p.file.ReadAt(b[:n], off)
+		if k < n {
+			if ferr == nil || ferr == io.EOF {
+				ferr = io.ErrUnexpectedEOF // the file shrank under the catalog
+			}
+			return k, fmt.Errorf("mastemu: file of %s: %w", r.p.uri, ferr)
+		}
+		return n, err
+	}
 	seed := uriSeed(r.p.uri)
 	switch r.p.kind {
 	case kindFITS:
