@@ -16,6 +16,7 @@ import (
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
+	"github.com/mastfs/mastfs/mast"
 	"github.com/mastfs/mastfs/mast/mastemu"
 )
 
@@ -27,6 +28,16 @@ func TestMountCloudFlags(t *testing.T) {
 	requireFUSE(t)
 	bin := buildBinary(t)
 	cat := mastemu.Recorded()
+	// An HLA cgi product: its URI has ?, = and &, which the download URL
+	// must quote (astroquery issue #1892).
+	hla, err := cat.AddProduct("2003738726", map[string]any{
+		"dataURI":         "mast:HLA/url/cgi-bin/fitscut.cgi?red=hst_04819_65_wfpc2_f814w_pc&blue=hst_04819_65_wfpc2_f555w_pc&size=ALL&format=fits",
+		"productFilename": "hst_04819_65_wfpc2_f814w_pc_fitscut.fits",
+		"size":            2880 * 3,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	emu := mastemu.New(mastemu.Options{Catalog: cat})
 	hs := httptest.NewServer(emu)
 	defer hs.Close()
@@ -156,6 +167,35 @@ func TestMountCloudFlags(t *testing.T) {
 		}
 		if n := emu.Stats().Requests[mastemu.EndpointPathLookup]; n != 0 {
 			t.Fatalf("%d path_lookup requests with --cloud off", n)
+		}
+		// .curl.sh of the binary fetches every public product of the
+		// directory, the HLA cgi one included, byte-exact.
+		script, err := os.ReadFile(filepath.Join(mnt, "obsid", "2003738726", ".curl.sh"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The emulator forgives an unquoted "&" in the uri parameter; MAST
+		// does not (it drops what follows), so check the URL itself.
+		wantURL := mast.New(mast.Config{BaseURL: hs.URL}).DownloadURL(hla.DataURI)
+		if !strings.Contains(wantURL, "%26blue%3D") || !bytes.Contains(script, []byte("'"+wantURL+"'")) {
+			t.Fatalf(".curl.sh does not fetch %s:\n%s", wantURL, script)
+		}
+		if u, err := xattr(filepath.Join(mnt, "obsid", "2003738726", hla.Filename), "user.mast.url"); err != nil || u != wantURL {
+			t.Fatalf("user.mast.url = %q, %v; want %s", u, err, wantURL)
+		}
+		work := t.TempDir()
+		os.WriteFile(filepath.Join(work, "get.sh"), script, 0o644)
+		sh := exec.Command("sh", "get.sh")
+		sh.Dir = work
+		sh.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + work}
+		out, err := sh.CombinedOutput()
+		if err != nil {
+			t.Logf("script output:\n%s", out)
+		}
+		target := filepath.Join(work, "mastDownload", hla.ObsCollection, hla.ObsID, hla.Filename)
+		b, rerr := os.ReadFile(target)
+		if rerr != nil || !bytes.Equal(b, readAll(t, cat, hla.DataURI)) {
+			t.Fatalf("HLA cgi product via .curl.sh: %v (script: %v)\n%s", rerr, err, script)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -53,12 +52,6 @@ func newClient(cfg *config) *mast.Client {
 	})
 }
 
-func downloadURL(base string) func(string) string {
-	return func(uri string) string {
-		return base + "/api/v0.1/Download/file?uri=" + (&url.URL{Path: uri}).EscapedPath()
-	}
-}
-
 // serve mounts and blocks until a signal or an external unmount. ready, when
 // set, is called once the mount is up (the demo prints hints then).
 func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debugFUSE bool, ready func()) error {
@@ -82,7 +75,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		Archive:         client,
 		Source:          source,
 		Cache:           blocks,
-		DownloadURL:     downloadURL(cfg.MastURL),
+		DownloadURL:     client.DownloadURL, // quote(uri, ":/"): HLA cgi URIs keep ?&=
 		QueryTTL:        cfg.QueryTTL,
 		MaxObservations: cfg.MaxObservations,
 		Logger:          cfg.Logger,
