@@ -119,8 +119,8 @@ func TestMountCommandServesQueries(t *testing.T) {
 	defer emu.Close()
 	mnt := t.TempDir()
 	cmd := exec.Command(bin, "mount", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -179,8 +179,8 @@ func TestDemoServesSampleArchive(t *testing.T) {
 	mnt := t.TempDir()
 	cmd := exec.Command(bin, "demo", mnt)
 	stdout, _ := cmd.StdoutPipe()
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -266,14 +266,14 @@ func TestStaleMountRecoveryAndUnmount(t *testing.T) {
 	emu := httptest.NewServer(mastemu.New(mastemu.Options{}))
 	defer emu.Close()
 	mnt := t.TempDir()
-	start := func() (*exec.Cmd, *bytes.Buffer) {
+	start := func() (*exec.Cmd, *syncBuffer) {
 		cmd := exec.Command(bin, "mount", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
+		stderr := &syncBuffer{}
+		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		return cmd, &stderr
+		return cmd, stderr
 	}
 	first, _ := start()
 	waitMounted(t, mnt)
@@ -319,4 +319,22 @@ func TestStaleMountRecoveryAndUnmount(t *testing.T) {
 	if isMounted(mnt) {
 		t.Fatal("still mounted")
 	}
+}
+
+// syncBuffer collects a child's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
