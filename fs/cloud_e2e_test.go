@@ -439,6 +439,22 @@ func TestCloudOff(t *testing.T) {
 	}
 }
 
+// TestCloudFilesOverTheLimit: over --max-observations nothing is listed,
+// so the files about listed products refuse (EFBIG, as the tables do).
+func TestCloudFilesOverTheLimit(t *testing.T) {
+	f := newCloudFixture(t)
+	m := mountForTest(t, mountConfig{catalog: f.cat, s3: f.keep, maxObs: 2})
+	dir := m.Path(f.dirPath...)
+	for _, name := range []string{".curl.sh", ".cloud-uris.txt"} {
+		if _, err := os.ReadFile(dir + "/" + name); !errors.Is(err, syscall.EFBIG) {
+			t.Errorf("%s over the limit: %v, want EFBIG", name, err)
+		}
+	}
+	if n := pathLookupCount(m); n != 0 {
+		t.Fatalf("%d path_lookup requests over the limit", n)
+	}
+}
+
 // TestCurlScriptDownloads runs .curl.sh with sh and curl against the
 // emulator: every listed product lands byte-exact at
 // mastDownload/<obs_collection>/<obs_id>/<file>; exclusive products need
