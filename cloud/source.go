@@ -161,3 +161,16 @@ func (s *Source) Open(ctx context.Context, uri string) (io.ReadCloser, error) {
 func (s *Source) Head(ctx context.Context, uri string) (mast.ObjectInfo, error) {
 	return s.mast.Head(ctx, uri)
 }
+
+// Counters is the source's traffic for .mastfs/stats.json: S3 requests by
+// operation, S3 errors and product bytes read from the bucket.
+func (s *Source) Counters() (requests map[string]int64, errors int64, bytes int64) {
+	cs := s.s3.Stats()
+	st := s.Stats()
+	return map[string]int64{
+		"s3.HeadObject":   cs.Heads,
+		"s3.GetObject":    cs.Gets,
+		"s3.fallbacks":    st.Fallbacks,
+		"s3.reads_served": st.S3Reads,
+	}, cs.Errors, cs.Bytes
+}

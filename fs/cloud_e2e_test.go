@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -400,6 +401,22 @@ func TestCloudReadsS3First(t *testing.T) {
 	}
 	if m.S3.Client.Stats().Gets == 0 || m.S3.Source.Stats().S3Reads == 0 {
 		t.Fatalf("no S3 read: %+v %+v", m.S3.Client.Stats(), m.S3.Source.Stats())
+	}
+	// .mastfs/stats.json counts the bucket's bytes under bytes.s3.
+	var st struct {
+		Bytes    map[string]int64 `json:"bytes"`
+		Requests map[string]int64 `json:"requests"`
+	}
+	raw, err := os.ReadFile(m.Path(".mastfs", "stats.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes["s3"] < int64(len(got)) || st.Bytes["s3"] != m.S3.Client.Stats().Bytes || st.Requests["s3.GetObject"] == 0 {
+		t.Fatalf("stats.json bytes.s3 = %d, GetObject = %d; read %d bytes from S3 (client counted %d)",
+			st.Bytes["s3"], st.Requests["s3.GetObject"], len(got), m.S3.Client.Stats().Bytes)
 	}
 	for _, name := range []string{dropped, notInCloud} {
 		got, err := os.ReadFile(dir + "/" + name)

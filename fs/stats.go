@@ -16,6 +16,12 @@ type StatsSource interface {
 	Stats() mast.Stats
 }
 
+// sourceCounters is a Source that reads from more than MAST (the S3-first
+// source) and counts its own traffic.
+type sourceCounters interface {
+	Counters() (requests map[string]int64, errors int64, bytes int64)
+}
+
 // statsJSON is the content of .mastfs/stats.json (contract §1).
 type statsJSON struct {
 	// Requests and Errors are by invoke service or endpoint (mast.Stats).
@@ -49,6 +55,14 @@ func (m *mountState) statsText(context.Context) ([]byte, error) {
 			s.Errors[k] = v
 		}
 		s.Bytes["mast"] = ms.DownloadBytes
+	}
+	if sc, ok := m.source.(sourceCounters); ok {
+		reqs, errs, bytes := sc.Counters()
+		for k, v := range reqs {
+			s.Requests[k] = v
+		}
+		s.Errors["s3"] = errs
+		s.Bytes["s3"] = bytes
 	}
 	cs := m.blocks.Stats()
 	s.Cache.Hits, s.Cache.Misses = cs.Hits, cs.Misses

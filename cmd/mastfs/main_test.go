@@ -118,7 +118,7 @@ func TestMountCommandServesQueries(t *testing.T) {
 	emu := httptest.NewServer(mastemu.New(mastemu.Options{Catalog: cat}))
 	defer emu.Close()
 	mnt := t.TempDir()
-	cmd := exec.Command(bin, "mount", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
+	cmd := exec.Command(bin, "mount", "--cloud", "off", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
 	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
@@ -267,7 +267,7 @@ func TestStaleMountRecoveryAndUnmount(t *testing.T) {
 	defer emu.Close()
 	mnt := t.TempDir()
 	start := func() (*exec.Cmd, *syncBuffer) {
-		cmd := exec.Command(bin, "mount", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
+		cmd := exec.Command(bin, "mount", "--cloud", "off", "--mast-url", emu.URL, "--resolver-url", emu.URL+"/Santa-war/query", mnt)
 		stderr := &syncBuffer{}
 		cmd.Stderr = stderr
 		if err := cmd.Start(); err != nil {
