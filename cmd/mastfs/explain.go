@@ -40,7 +40,7 @@ func explainCommand() *cli.Command {
 // explain renders the requests of a query path. The path may be relative
 // to the mount point or carry any prefix before the first query root.
 func explain(ctx context.Context, client *mast.Client, p string) (string, error) {
-	rel := trimToQueryRoot(p)
+	rel := mfs.TrimToQueryRoot(p)
 	spec, err := mfs.ParseQueryPath(rel)
 	if err != nil {
 		return "", err
@@ -82,17 +82,4 @@ func explain(ctx context.Context, client *mast.Client, p string) (string, error)
 		fmt.Fprintf(&b, "filters:   %d client-side product filter(s) (astroquery filter_products), then unique by dataURI\n", len(fs))
 	}
 	return b.String(), nil
-}
-
-// trimToQueryRoot drops everything before the first query root component
-// (a mount point, "./"), so users can paste paths from the mount.
-func trimToQueryRoot(p string) string {
-	parts := strings.Split(p, "/")
-	for i, part := range parts {
-		switch part {
-		case "criteria", "region", "object", "missions", "obsid":
-			return strings.Join(parts[i:], "/")
-		}
-	}
-	return p
 }
