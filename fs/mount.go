@@ -38,6 +38,11 @@ type Options struct {
 	// the bucket in s3:// URIs (default stpubdata).
 	Cloud       CloudLocator
 	CloudBucket string
+	// CloudOnly (--cloud only) hides the products Cloud does not place in
+	// the bucket from every listing; it needs Cloud.
+	CloudOnly bool
+	// Ops observes the latency of FUSE operations (metrics); nil: none.
+	Ops OpObserver
 }
 
 func (o *Options) defaults() {
@@ -79,8 +84,15 @@ func NewRoot(opts Options) (*Root, error) {
 		stats:       opts.Stats,
 		cloud:       newCloudState(opts.Cloud, opts.CloudBucket),
 		sizes:       map[string]*learnedSize{},
+		ops:         opts.Ops,
 	}
 	m.runner = newQueryRunner(opts.Archive, opts.QueryTTL, opts.MaxObservations, opts.Logger)
+	if opts.CloudOnly {
+		if opts.Cloud == nil {
+			return nil, fmt.Errorf("fs: CloudOnly needs Cloud")
+		}
+		m.runner.only = opts.Cloud
+	}
 	r := &Root{staticDir{m: m}}
 	r.children = rootChildren(m)
 	return r, nil

@@ -55,6 +55,8 @@ type mountState struct {
 	stats StatsSource
 	// cloud places products in the public bucket (cloud_files.go).
 	cloud cloudState
+	// ops observes FUSE operation latency; nil: not observed.
+	ops OpObserver
 
 	sizesMu sync.Mutex
 	sizes   map[string]*learnedSize // dataURI → size learned from the archive
@@ -156,12 +158,14 @@ var (
 )
 
 func (d *staticDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer d.m.observe("Getattr", time.Now())
 	d.m.dirAttr(&out.Attr, d.StableAttr().Ino)
 	out.SetTimeout(staticTTL)
 	return 0
 }
 
 func (d *staticDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	defer d.m.observe("Lookup", time.Now())
 	if mk, ok := d.children[name]; ok {
 		node, attr := mk()
 		ch := d.NewInode(ctx, node, attr)
@@ -183,6 +187,7 @@ func (d *staticDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 }
 
 func (d *staticDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	defer d.m.observe("Readdir", time.Now())
 	names := make([]string, 0, len(d.children))
 	for n := range d.children {
 		names = append(names, n)
@@ -236,6 +241,7 @@ func (f *textFile) content(ctx context.Context) ([]byte, error) {
 }
 
 func (f *textFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer f.m.observe("Getattr", time.Now())
 	d, err := f.content(ctx)
 	if err != nil {
 		f.m.log.Warn("generating file failed", "err", err)
@@ -249,6 +255,7 @@ func (f *textFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 type textHandle struct{ data []byte }
 
 func (f *textFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	defer f.m.observe("Open", time.Now())
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
@@ -261,6 +268,7 @@ func (f *textFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uin
 }
 
 func (f *textFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	defer f.m.observe("Read", time.Now())
 	h, ok := fh.(*textHandle)
 	if !ok {
 		return nil, syscall.EBADF
@@ -287,6 +295,10 @@ type productFile struct {
 	readOnly
 	m *mountState
 	p *product
+
+	// etagMu guards etag: the object version the last open saw (versions.go).
+	etagMu sync.Mutex
+	etag   string
 }
 
 var (
@@ -298,6 +310,7 @@ var (
 )
 
 func (f *productFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer f.m.observe("Getattr", time.Now())
 	size, err := f.m.productSize(ctx, f.p)
 	ttl := productTTL
 	if err != nil {
@@ -319,16 +332,22 @@ func (f *productFile) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse
 type productHandle struct {
 	whole *learnedSize
 	ra    readahead
+	// etag is the object version this open reads ("" when unknown);
+	// every block it reads is of that version.
+	etag string
 }
 
 func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	defer f.m.observe("Open", time.Now())
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND) != 0 {
 		return nil, 0, syscall.EROFS
 	}
 	if f.p.Size >= 0 {
 		// The identity (and so the bytes) of an inode never changes: the page
-		// cache may survive across opens.
-		return &productHandle{}, fuse.FOPEN_KEEP_CACHE, 0
+		// cache may survive across opens, unless the object's version changed
+		// or the caller asked for O_DIRECT (versions.go).
+		etag, keep := f.openVersion(ctx)
+		return &productHandle{etag: etag}, openFlags(flags, keep), 0
 	}
 	ls, err := f.m.learn(ctx, f.p)
 	if err != nil {
@@ -339,6 +358,7 @@ func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 }
 
 func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	defer f.m.observe("Read", time.Now())
 	if h, ok := fh.(*productHandle); ok && h.whole != nil && h.whole.body != nil {
 		body := h.whole.body
 		if off >= int64(len(body)) {
@@ -357,10 +377,17 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 	if off+int64(len(dest)) > size {
 		dest = dest[:size-off]
 	}
+	var etag string
+	if h, ok := fh.(*productHandle); ok {
+		etag = h.etag
+	}
 	obj := cache.Object{
-		Key:  fmt.Sprintf("%s\x00%d", f.p.URI, size),
+		Key:  blockIdentity(f.p.URI, size, etag),
 		Size: size,
 		Fetch: func(ctx context.Context, p []byte, off int64) (int, error) {
+			if vs, ok := f.m.source.(versionedSource); ok && etag != "" {
+				return vs.ReadAtVersion(ctx, f.p.URI, p, off, size, etag)
+			}
 			if sr, ok := f.m.source.(sizedReader); ok {
 				return sr.ReadAtSize(ctx, f.p.URI, p, off, size)
 			}
@@ -383,6 +410,7 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 }
 
 func (f *productFile) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	defer f.m.observe("Getxattr", time.Now())
 	// ls -l asks every file for security.selinux and ACLs: answer at once.
 	if !strings.HasPrefix(attr, "user.mast.") {
 		return 0, syscall.ENODATA

@@ -32,6 +32,7 @@ var (
 var segmentName = regexp.MustCompile(`^(@|[A-Za-z_][A-Za-z0-9_]*=)`)
 
 func (d *queryDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	defer d.m.observe("Getattr", time.Now())
 	d.m.dirAttr(&out.Attr, d.StableAttr().Ino)
 	out.SetTimeout(d.m.ttl)
 	return 0
@@ -52,6 +53,7 @@ func (m *mountState) newQueryDir(ctx context.Context, parent *gofs.Inode, spec Q
 }
 
 func (d *queryDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	defer d.m.observe("Lookup", time.Now())
 	// A product already listed wins over the segment reading of its name.
 	if l := d.m.runner.cached(d.spec); l != nil {
 		if p := l.lookup(name); p != nil {
@@ -146,6 +148,7 @@ func tooManyText(spec QuerySpec, l *listing) string {
 }
 
 func (d *queryDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errno) {
+	defer d.m.observe("Readdir", time.Now())
 	if err := d.spec.Runnable(); err != nil {
 		// A directory on the way to a query (e.g. criteria/objectname=M101/)
 		// lists nothing until it names a runnable query.

@@ -22,8 +22,8 @@ type sourceCounters interface {
 	Counters() (requests map[string]int64, errors int64, bytes int64)
 }
 
-// statsJSON is the content of .mastfs/stats.json (contract §1).
-type statsJSON struct {
+// StatsSnapshot is the content of .mastfs/stats.json (contract §1).
+type StatsSnapshot struct {
 	// Requests and Errors are by invoke service or endpoint (mast.Stats).
 	Requests map[string]int64 `json:"requests"`
 	Errors   map[string]int64 `json:"errors"`
@@ -44,7 +44,16 @@ type statsJSON struct {
 
 // statsText renders the counters, pretty-printed, as of now.
 func (m *mountState) statsText(context.Context) ([]byte, error) {
-	var s statsJSON
+	b, err := json.MarshalIndent(m.snapshot(), "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// snapshot reads every counter once.
+func (m *mountState) snapshot() StatsSnapshot {
+	var s StatsSnapshot
 	s.Requests, s.Errors, s.Bytes = map[string]int64{}, map[string]int64{}, map[string]int64{"mast": 0}
 	if m.stats != nil {
 		ms := m.stats.Stats()
@@ -68,11 +77,7 @@ func (m *mountState) statsText(context.Context) ([]byte, error) {
 	s.Cache.Hits, s.Cache.Misses = cs.Hits, cs.Misses
 	s.Cache.BytesCached, s.Cache.BytesFetched = cs.BytesCached, cs.BytesFetched
 	s.Cache.FetchErrors, s.Cache.MaxBytes = cs.FetchErrors, cs.MaxBytesBudget
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return nil, err
-	}
-	return append(b, '\n'), nil
+	return s
 }
 
 // statsDir is .mastfs/: stats.json, regenerated on every open and stat.

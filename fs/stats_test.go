@@ -12,13 +12,13 @@ import (
 )
 
 // readStats reads and decodes .mastfs/stats.json.
-func readStats(t *testing.T, m *mounted) (statsJSON, []byte) {
+func readStats(t *testing.T, m *mounted) (StatsSnapshot, []byte) {
 	t.Helper()
 	raw, err := os.ReadFile(m.Path(".mastfs", "stats.json"))
 	if err != nil {
 		t.Fatalf("read stats.json: %v", err)
 	}
-	var s statsJSON
+	var s StatsSnapshot
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {

@@ -52,6 +52,8 @@ type config struct {
 	QueryTTL                     time.Duration
 	MaxObservations              int
 	Logger                       *slog.Logger
+	// MetricsAddr is mount's --metrics-addr; empty: no metrics.
+	MetricsAddr string
 }
 
 func parseConfig(c *cli.Context) (*config, error) {

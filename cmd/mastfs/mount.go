@@ -26,6 +26,7 @@ func mountCommand() *cli.Command {
 		Flags: append(sharedFlags(),
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users see the mount (needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE operation"},
+			&cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"MASTFS_METRICS_ADDR"}, Usage: "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101)"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -35,6 +36,7 @@ func mountCommand() *cli.Command {
 			if err != nil {
 				return cli.Exit(err.Error(), 2)
 			}
+			cfg.MetricsAddr = c.String("metrics-addr")
 			return serve(c.Context, cfg, c.Args().First(), c.Bool("allow-other"), c.Bool("debug-fuse"), nil)
 		},
 	}
@@ -71,6 +73,10 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		return err
 	}
 	defer blocks.Close()
+	var ops *opLatency
+	if cfg.MetricsAddr != "" {
+		ops = newOpLatency()
+	}
 	srv, root, err := mfs.Mount(mountpoint, mfs.Options{
 		Archive:         client,
 		Source:          source,
@@ -83,9 +89,19 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		DebugFUSE:       debugFUSE,
 		Cloud:           locator,
 		CloudBucket:     cfg.S3Bucket,
+		CloudOnly:       cfg.Cloud == "only",
+		Ops:             opObserver(ops),
 	})
 	if err != nil {
 		return err
+	}
+	if ops != nil {
+		stop, err := serveMetrics(cfg.MetricsAddr, root, ops, cfg.Logger)
+		if err != nil {
+			srv.Unmount()
+			return fmt.Errorf("--metrics-addr: %w", err)
+		}
+		defer stop()
 	}
 	cfg.Logger.Info("mounted", "mountpoint", mountpoint, "mast", cfg.MastURL)
 	if ready != nil {
@@ -114,6 +130,14 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 			}
 		}
 	}
+}
+
+// opObserver keeps a nil *opLatency a nil interface.
+func opObserver(o *opLatency) mfs.OpObserver {
+	if o == nil {
+		return nil
+	}
+	return o
 }
 
 // unmountWithRetry retries while the mount is busy for a short while: a
