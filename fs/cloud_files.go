@@ -162,26 +162,36 @@ func (d *queryDir) curlScript(ctx context.Context) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	urls := make([]string, len(files))
+	for i, p := range files {
+		urls[i] = d.m.downloadURL(p.URI)
+	}
+	return CurlScript(d.spec.Key(), downloadPaths(files), urls), nil
+}
+
+// CurlScript renders a download script (.curl.sh, and `mastfs download
+// --curl`): one mast_get per target (a path relative to the directory the
+// script runs in) from the URL of the same index. title goes in a comment.
+func CurlScript(title string, targets, urls []string) []byte {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "#!/bin/sh\n#\n# mastfs download script: %d file(s) of %s\n", len(files), commentSafe(d.spec.Key()))
+	fmt.Fprintf(&b, "#!/bin/sh\n#\n# mastfs download script: %d file(s) of %s\n", len(targets), commentSafe(title))
 	b.WriteString("# Files go to ./mastDownload/<obs_collection>/<obs_id>/<file>, as\n" +
 		"# astroquery's Observations.download_products puts them. Set MAST_API_TOKEN\n" +
 		"# for exclusive-access files; it is read when the script runs.\n#\n\n")
 	b.WriteString(curlScriptFunc)
 	b.WriteString("\nstatus=0\n")
-	for i, target := range downloadPaths(files) {
-		fmt.Fprintf(&b, "mast_get %s %s || status=1\n", shellQuote(target), shellQuote(d.m.downloadURL(files[i].URI)))
+	for i, target := range targets {
+		fmt.Fprintf(&b, "mast_get %s %s || status=1\n", shellQuote(target), shellQuote(urls[i]))
 	}
 	b.WriteString("exit $status\n")
-	return b.Bytes(), nil
+	return b.Bytes()
 }
 
 // downloadPaths are the script's output paths of files, in order:
 // mastDownload/<obs_collection>/<obs_id>/<basename(productFilename)>, with
 // colliding paths told apart as colliding file names are.
 func downloadPaths(files []*product) []string {
-	out := make([]string, len(files))
-	count := map[string]int{}
+	items := make([]Product, len(files))
 	for i, p := range files {
 		coll, obsID := p.Row.Str("obs_collection"), p.Row.Str("obs_id")
 		if coll == "" && p.ObsRow != nil {
@@ -190,17 +200,36 @@ func downloadPaths(files []*product) []string {
 		if obsID == "" && p.ObsRow != nil {
 			obsID = p.ObsRow.Str("obs_id")
 		}
-		name := p.Row.Str("productFilename")
+		items[i] = Product{URI: p.URI, ObsCollection: coll, ObsID: obsID, Filename: p.Row.Str("productFilename")}
+	}
+	return DownloadPaths(items, false)
+}
+
+// DownloadPaths are the relative output paths of products, in order, as
+// astroquery's download_products lays them out:
+// mastDownload/<obs_collection>/<obs_id>/<basename(productFilename)>, or
+// just the file name when flat. Each component is made safe (no "/", "..",
+// or empty name); two products that would land on one path get the suffix
+// of colliding names in a query directory (<stem>~<sha1(dataURI)[:8]><ext>).
+func DownloadPaths(products []Product, flat bool) []string {
+	out := make([]string, len(products))
+	count := map[string]int{}
+	for i, p := range products {
+		name := p.Filename
 		if i := strings.LastIndexByte(name, '/'); i >= 0 {
 			name = name[i+1:] // os.path.basename on POSIX
 		}
 		if !safeComponent(name) {
 			name = path.Base(p.URI)
 		}
-		out[i] = "mastDownload/" + component(coll) + "/" + component(obsID) + "/" + component(name)
+		if flat {
+			out[i] = component(name)
+		} else {
+			out[i] = "mastDownload/" + component(p.ObsCollection) + "/" + component(p.ObsID) + "/" + component(name)
+		}
 		count[out[i]]++
 	}
-	for i, p := range files {
+	for i, p := range products {
 		if count[out[i]] < 2 {
 			continue
 		}

@@ -53,9 +53,16 @@ func Evaluate(ctx context.Context, a Archive, path string, maxObs int, log *slog
 	}
 	out := make([]Product, 0, len(l.Files))
 	for _, f := range l.Files {
+		coll, obsID := f.Row.Str("obs_collection"), f.Row.Str("obs_id")
+		if coll == "" && f.ObsRow != nil {
+			coll = f.ObsRow.Str("obs_collection")
+		}
+		if obsID == "" && f.ObsRow != nil {
+			obsID = f.ObsRow.Str("obs_id")
+		}
 		out = append(out, Product{
 			Name: f.Name, URI: f.URI, Size: f.Size,
-			ObsCollection: f.Row.Str("obs_collection"), ObsID: f.Row.Str("obs_id"),
+			ObsCollection: coll, ObsID: obsID,
 			Filename: f.Row.Str("productFilename"), Row: f.Row,
 		})
 	}

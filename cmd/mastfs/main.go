@@ -26,6 +26,7 @@ func newApp() *cli.App {
 			mountCommand(),
 			demoCommand(),
 			explainCommand(),
+			downloadCommand(),
 			unmountCommand(),
 			versionCommand(),
 		},
