@@ -9,6 +9,9 @@ import (
 )
 
 func main() {
+	if isMountHelper(os.Args[0]) {
+		os.Exit(mountHelper(os.Args[1:]))
+	}
 	if err := newApp().Run(os.Args); err != nil {
 		fmt.Fprintln(os.Stderr, "mastfs:", err)
 		if ec, ok := err.(cli.ExitCoder); ok {
