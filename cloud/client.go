@@ -23,6 +23,8 @@ import (
 	"github.com/aws/smithy-go/logging"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/mastfs/mastfs/mast"
 )
 
 // Defaults of Config.
@@ -243,6 +245,15 @@ const bodyAttempts = 3
 // Content-Range or length does not match the request is an ErrS3 error,
 // never a short or shifted read.
 func (c *Client) ReadAt(ctx context.Context, key string, p []byte, off int64) (int, error) {
+	return c.ReadAtETag(ctx, key, "", p, off)
+}
+
+// ReadAtETag is ReadAt of one version of the object: when etag is not
+// empty, every GET carries If-Match: etag and an answer with another ETag
+// is refused, so a replaced object gives an error wrapping mast.ErrChanged
+// (HTTP 412, or a server that ignores If-Match and answers with a different
+// ETag), never bytes of the new version.
+func (c *Client) ReadAtETag(ctx context.Context, key, etag string, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("cloud: ReadAt s3://%s/%s: negative offset %d", c.bucket, key, off)
 	}
@@ -259,7 +270,7 @@ func (c *Client) ReadAt(ctx context.Context, key string, p []byte, off int64) (i
 			err error
 		)
 		for attempt := 1; ; attempt++ {
-			m, eof, err = c.readRange(ctx, key, p[n:], off+int64(n))
+			m, eof, err = c.readRange(ctx, key, etag, p[n:], off+int64(n))
 			var be *bodyError
 			if err == nil || !errors.As(err, &be) || attempt == bodyAttempts || ctx.Err() != nil {
 				break
@@ -267,7 +278,7 @@ func (c *Client) ReadAt(ctx context.Context, key string, p []byte, off int64) (i
 			c.log.Debug("cloud: retrying broken read", "key", key, "off", off+int64(n), "err", err)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrNotFound) {
+			if !errors.Is(err, ErrNotFound) && !errors.Is(err, mast.ErrChanged) {
 				c.errs.Add(1)
 			}
 			return n, err
@@ -299,18 +310,28 @@ func (e *bodyError) Unwrap() error { return e.err }
 // readRange does one ranged GET into p. Nothing is copied into p unless the
 // answer is exactly the bytes at off. eof reports that the object ends at
 // off+n.
-func (c *Client) readRange(ctx context.Context, key string, p []byte, off int64) (n int, eof bool, err error) {
+func (c *Client) readRange(ctx context.Context, key, etag string, p []byte, off int64) (n int, eof bool, err error) {
 	last := off + int64(len(p)) - 1
 	rng := fmt.Sprintf("bytes=%d-%d", off, last)
 	c.gets.Add(1)
-	out, err := c.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key), Range: aws.String(rng)})
+	in := &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key), Range: aws.String(rng)}
+	if etag != "" {
+		in.IfMatch = aws.String(etag)
+	}
+	out, err := c.s3.GetObject(ctx, in)
 	if err != nil {
-		if statusOf(err) == http.StatusRequestedRangeNotSatisfiable {
+		switch statusOf(err) {
+		case http.StatusRequestedRangeNotSatisfiable:
 			return 0, true, nil // off is at or past the end
+		case http.StatusPreconditionFailed:
+			return 0, false, fmt.Errorf("%w: s3://%s/%s: ETag is no longer %s", mast.ErrChanged, c.bucket, key, etag)
 		}
 		return 0, false, c.classify(ctx, "GET", key, err)
 	}
 	defer out.Body.Close()
+	if got := aws.ToString(out.ETag); etag != "" && got != "" && !sameETag(got, etag) {
+		return 0, false, fmt.Errorf("%w: s3://%s/%s: ETag %s, was %s", mast.ErrChanged, c.bucket, key, got, etag)
+	}
 	broken := func(format string, a ...any) error {
 		return fmt.Errorf("%w: GET s3://%s/%s %s: %s", ErrS3, c.bucket, key, rng, fmt.Sprintf(format, a...))
 	}
@@ -363,6 +384,13 @@ func (c *Client) readRange(ctx context.Context, key string, p []byte, off int64)
 		return 0, false, &bodyError{broken("body ended after %d of %d bytes: %v", got, size, rerr)}
 	}
 	return int(size), total >= 0 && off+size == total, nil
+}
+
+// sameETag compares ETags as S3 sends them, with or without quotes and a
+// weak prefix.
+func sameETag(a, b string) bool {
+	norm := func(s string) string { return strings.Trim(strings.TrimPrefix(s, "W/"), `"`) }
+	return norm(a) == norm(b)
 }
 
 // rawStatus is the HTTP status of an SDK answer (0 if unknown).

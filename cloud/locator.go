@@ -232,3 +232,18 @@ func (l *Locator) finish(uri string, e *locEntry, loc Location, found bool, err 
 	}
 	close(e.done)
 }
+
+// Forget drops what is known of uri (after its object was found replaced),
+// so that the next Lookup asks path_lookup and HEAD again. A resolution
+// under way is left alone.
+func (l *Locator) Forget(uri string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e, ok := l.entries[uri]; ok {
+		select {
+		case <-e.done:
+			delete(l.entries, uri)
+		default:
+		}
+	}
+}

@@ -3,6 +3,7 @@ package cloud
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"sync"
@@ -81,8 +82,44 @@ func (s *Source) location(ctx context.Context, uri string) (Location, bool) {
 	return loc, ok
 }
 
+// ETag is the ETag of the object that holds uri in the bucket, locating
+// it if nobody did (one path_lookup and one HEAD); "" when the product is
+// not in the bucket or cannot be located now. The fs asks at open and
+// passes the answer to ReadAtVersion, so that every read of one open file
+// is of one version and blocks are cached under that version.
+func (s *Source) ETag(ctx context.Context, uri string) string {
+	if s.avoided(uri) {
+		return ""
+	}
+	loc, found := s.location(ctx, uri)
+	if !found {
+		return ""
+	}
+	return loc.ETag
+}
+
+// ReadAtVersion is ReadAtSize of the version of uri with the given ETag
+// (from ETag; "" is ReadAtSize). The S3 GET carries If-Match, and a
+// located object with another ETag is not read: both give an error
+// wrapping mast.ErrChanged (the fs answers ESTALE), and the location is
+// forgotten so that the next open learns the new version.
+func (s *Source) ReadAtVersion(ctx context.Context, uri string, p []byte, off, size int64, etag string) (int, error) {
+	if etag == "" {
+		return s.ReadAtSize(ctx, uri, p, off, size)
+	}
+	if n, ok, err := s.readS3Version(ctx, uri, p, off, size, etag); ok {
+		return n, err
+	}
+	return s.mast.ReadAtSize(ctx, uri, p, off, size)
+}
+
 // readS3 tries the bucket. ok is false when the read should go to MAST.
 func (s *Source) readS3(ctx context.Context, uri string, p []byte, off, size int64) (n int, ok bool, err error) {
+	return s.readS3Version(ctx, uri, p, off, size, "")
+}
+
+// readS3Version is readS3 of one ETag ("" any).
+func (s *Source) readS3Version(ctx context.Context, uri string, p []byte, off, size int64, etag string) (n int, ok bool, err error) {
 	if s.avoided(uri) {
 		return 0, false, nil
 	}
@@ -90,16 +127,25 @@ func (s *Source) readS3(ctx context.Context, uri string, p []byte, off, size int
 	if !found {
 		return 0, false, nil
 	}
+	if etag != "" && loc.ETag != "" && !sameETag(loc.ETag, etag) {
+		return 0, true, fmt.Errorf("%w: %s: s3://%s/%s is now ETag %s, was %s", mast.ErrChanged, uri, s.s3.Bucket(), loc.Key, loc.ETag, etag)
+	}
 	if size >= 0 && loc.Size != size {
 		s.fallbacks.Add(1)
 		s.log.Warn("cloud: object size differs from the product's, reading from MAST",
 			"uri", uri, "key", loc.Key, "object_size", loc.Size, "product_size", size)
 		return 0, false, nil
 	}
-	n, err = s.s3.ReadAt(ctx, loc.Key, p, off)
+	n, err = s.s3.ReadAtETag(ctx, loc.Key, etag, p, off)
 	if err == nil || errors.Is(err, io.EOF) {
 		s.s3Reads.Add(1)
 		return n, true, err
+	}
+	if errors.Is(err, mast.ErrChanged) {
+		// Replaced under an open file: never fall back to other bytes.
+		s.loc.Forget(uri)
+		s.log.Warn("cloud: object changed under an open file", "uri", uri, "key", loc.Key, "err", err)
+		return 0, true, err
 	}
 	if ctx.Err() != nil {
 		return n, true, err // the caller gave up: no fallback

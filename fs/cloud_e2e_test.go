@@ -30,7 +30,8 @@ import (
 
 // testS3 is the in-process public bucket of a test mount.
 type testS3 struct {
-	Backend *s3mem.Backend
+	Backend *s3mem.Backend // nil on versitygw
+	VGW     *versityGW     // set on versitygw (mountConfig.versitygw)
 	URL     string
 	Client  *cloud.Client
 	Locator *cloud.Locator

@@ -154,6 +154,9 @@ type queryRunner struct {
 	archive Archive
 	maxObs  int
 	log     *slog.Logger
+	// only, when set (--cloud only), hides products it does not place in
+	// the bucket (cloudOnly).
+	only CloudLocator
 
 	// bases holds observation + product tables per query (QueryKey), so
 	// directories that differ only in @ filters share one archive query.
@@ -201,7 +204,7 @@ func (r *queryRunner) listing(ctx context.Context, spec QuerySpec) (*listing, er
 		if err != nil {
 			return nil, err
 		}
-		return r.filter(b, spec)
+		return r.filter(ctx, b, spec)
 	})
 	if err != nil && ctx.Err() == nil {
 		r.log.Warn("query failed", "path", spec.Key(), "err", err)
@@ -277,7 +280,7 @@ func (r *queryRunner) runBase(ctx context.Context, spec QuerySpec) (*baseResult,
 
 // filter applies the spec's @ filters and de-duplicates, in that order (the
 // order of astroquery's download_products).
-func (r *queryRunner) filter(b *baseResult, spec QuerySpec) (*listing, error) {
+func (r *queryRunner) filter(ctx context.Context, b *baseResult, spec QuerySpec) (*listing, error) {
 	l := &listing{Observations: b.Observations, Count: b.Count, TooMany: b.TooMany, Limit: r.maxObs,
 		Products: &mast.Table{Fields: b.Products.Fields}, byName: map[string]*product{}}
 	if b.TooMany {
@@ -288,11 +291,38 @@ func (r *queryRunner) filter(b *baseResult, spec QuerySpec) (*listing, error) {
 		return nil, &SegmentError{Segment: "@", Reason: err.Error()}
 	}
 	l.Products = mast.UniqueProducts(filtered)
+	if r.only != nil {
+		if l.Products, err = cloudOnly(ctx, r.only, l.Products); err != nil {
+			return nil, err
+		}
+	}
 	l.Files = buildFiles(b.Observations, l.Products)
 	for _, f := range l.Files {
 		l.byName[f.Name] = f
 	}
 	return l, nil
+}
+
+// cloudOnly keeps the products loc places in the bucket (--cloud only).
+// Everything that shows a listing (the directory, .products.csv, .curl.sh,
+// .cloud-uris.txt, find) goes through here, so they agree. It costs the
+// locator's path_lookup batches and HEADs, once per product and mount.
+func cloudOnly(ctx context.Context, loc CloudLocator, prods *mast.Table) (*mast.Table, error) {
+	uris := make([]string, 0, len(prods.Rows))
+	for _, row := range prods.Rows {
+		uris = append(uris, row.Str("dataURI"))
+	}
+	held, err := loc.Locate(ctx, uris)
+	if err != nil {
+		return nil, fmt.Errorf("--cloud only: locating products: %w", err)
+	}
+	out := &mast.Table{Fields: prods.Fields}
+	for _, row := range prods.Rows {
+		if _, ok := held[row.Str("dataURI")]; ok {
+			out.Rows = append(out.Rows, row)
+		}
+	}
+	return out, nil
 }
 
 // names returns the file names of a listing, sorted.

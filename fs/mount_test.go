@@ -30,6 +30,11 @@ type mountConfig struct {
 	// from an in-process S3 and mounts with a cloud locator and the S3-first
 	// source (startS3).
 	s3 func(key, uri string) bool
+	// versitygw puts the s3 objects into a versitygw gateway (a real,
+	// auth-enforcing S3 server, versitygw_test.go) instead of gofakes3.
+	versitygw bool
+	// cloudOnly mounts with --cloud only (needs s3).
+	cloudOnly bool
 }
 
 // mounted is a live mastfs mount over an in-process MAST emulator.
@@ -107,7 +112,11 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 	var locator CloudLocator
 	var source Source = client
 	if cfg.s3 != nil {
-		s3 = startS3(t, cfg.catalog, cfg.s3, client, logger)
+		if cfg.versitygw {
+			s3 = startVersityS3(t, cfg.catalog, cfg.s3, client, client, logger)
+		} else {
+			s3 = startS3(t, cfg.catalog, cfg.s3, client, logger)
+		}
 		locator, source = s3.Locator, s3.Source
 	}
 	dir := t.TempDir()
@@ -120,6 +129,7 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 		MaxObservations: cfg.maxObs,
 		Logger:          logger,
 		Cloud:           locator,
+		CloudOnly:       cfg.cloudOnly,
 	})
 	if err != nil {
 		t.Fatalf("mount: %v", err)

@@ -11,7 +11,8 @@ import (
 // (path_lookup through the archive client, HEAD on the bucket) and the
 // source that reads the bucket first and MAST otherwise. With --cloud off
 // there is no locator (a nil interface, not a typed nil) and bytes come
-// from MAST alone. (--cloud only does not hide products yet: it acts as auto.)
+// from MAST alone. --cloud only reads like auto; the mount hides the
+// products the locator does not place in the bucket (fs.Options.CloudOnly).
 func newCloud(cfg *config, client *mast.Client) (mfs.CloudLocator, mfs.Source, error) {
 	if cfg.Cloud == "off" {
 		return nil, client, nil
