@@ -83,6 +83,9 @@ type Item struct {
 	Rel     string // path relative to Dest (slash-separated)
 	Local   string // Dest joined with Rel
 	URL     string
+	// Skip, when set, is why the product is not fetched (status SKIPPED),
+	// e.g. "Product not found in cloud" with --cloud only.
+	Skip string
 }
 
 // Result is one manifest row, plus what the run did.
@@ -117,6 +120,9 @@ type Action struct {
 // Decide says what to do with it given what is on disk.
 func Decide(it Item) Action {
 	size := it.Product.Size
+	if it.Skip != "" {
+		return Action{Kind: "skip"}
+	}
 	fi, err := os.Stat(it.Local)
 	have := int64(0)
 	if err == nil && fi.Mode().IsRegular() {
@@ -146,7 +152,11 @@ func DryRun(w io.Writer, items []Item) {
 		}
 		switch a.Kind {
 		case "skip":
-			fmt.Fprintf(w, "skip    %s (%s, complete)\n", it.Local, size)
+			why := "complete"
+			if it.Skip != "" {
+				why = it.Skip
+			}
+			fmt.Fprintf(w, "skip    %s (%s, %s)\n", it.Local, size, why)
 		case "resume":
 			fmt.Fprintf(w, "resume  %s (%s, %d on disk, %d to fetch)\n", it.Local, size, a.Have, a.Fetch)
 		default:
@@ -216,6 +226,11 @@ type sizedReader interface {
 func fetch(ctx context.Context, it Item, opt Options, rep Reporter) Result {
 	r := Result{Item: it}
 	a := Decide(it)
+	if it.Skip != "" {
+		r.Status, r.Message = Skipped, it.Skip
+		rep.Done(it, r)
+		return r
+	}
 	if a.Kind == "skip" {
 		r.Status, r.Message, r.From = Complete, "already complete", a.Have
 		rep.Done(it, r)

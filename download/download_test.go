@@ -252,3 +252,32 @@ func TestPlanSanitisesAndSeparatesCollisions(t *testing.T) {
 		t.Errorf("collision: %s %s", items[1].Local, items[2].Local)
 	}
 }
+
+// TestSkippedProducts: a product marked Skip (--cloud only, not in the
+// cloud) is a SKIPPED row and is not fetched.
+func TestSkippedProducts(t *testing.T) {
+	_, emu, c := setup(t, "")
+	products := evaluate(t, c, "obsid/"+testObsid+"/@mrp")
+	dest := t.TempDir()
+	opt := Options{Dest: dest, Source: c, DownloadURL: c.DownloadURL}
+	items := Plan(products, opt)
+	items[0].Skip = "Product not found in cloud"
+	var dry bytes.Buffer
+	DryRun(&dry, items)
+	if !strings.Contains(dry.String(), "skip    "+items[0].Local+" (") || !strings.Contains(dry.String(), "not found in cloud") {
+		t.Errorf("dry run:\n%s", dry.String())
+	}
+	emu.ResetStats()
+	res := Run(context.Background(), items, opt)
+	if res[0].Status != Skipped || res[0].Message != "Product not found in cloud" || res[1].Status != Complete {
+		t.Fatalf("results %+v", res)
+	}
+	for _, e := range emu.Stats().Log {
+		if e.URI == items[0].Product.URI {
+			t.Fatalf("skipped product was requested: %+v", e)
+		}
+	}
+	if _, err := os.Stat(items[0].Local); !os.IsNotExist(err) {
+		t.Fatalf("skipped product on disk (%v)", err)
+	}
+}

@@ -11,6 +11,7 @@ command -v fusermount3 >/dev/null || need+=(fuse3)
 command -v fitsinfo >/dev/null || need+=(astropy-utils)
 command -v fitsverify >/dev/null || need+=(fitsverify)
 command -v curl >/dev/null || need+=(curl)
+command -v tmux >/dev/null || need+=(tmux)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}"

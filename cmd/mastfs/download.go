@@ -29,7 +29,9 @@ to DEST/<file> with --flat. Names are sanitised; two products that would land
 on one path get the mount's "~<sha1>" suffix.
 
 Bytes come from the same source as the mount's: with --cloud auto, S3 first
-for products held in the cloud, MAST's download service otherwise.
+for products held in the cloud, MAST's download service otherwise. With
+--cloud only, products not in the cloud are SKIPPED (astroquery's
+cloud_only).
 
 Files are written under their final names (as astroquery does). A rerun
 skips files whose size is the archive's, resumes shorter files with ranged
@@ -77,7 +79,7 @@ func runDownload(ctx context.Context, cfg *config, c *cli.Context, path, dest st
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	client := newClient(cfg)
-	_, src, err := newCloud(cfg, client)
+	loc, src, err := newCloud(cfg, client)
 	if err != nil {
 		return cli.Exit(err.Error(), 1)
 	}
@@ -101,6 +103,22 @@ func runDownload(ctx context.Context, cfg *config, c *cli.Context, path, dest st
 	if len(items) == 0 {
 		fmt.Println("no products to download")
 		return nil
+	}
+	if cfg.Cloud == "only" && loc != nil && !c.Bool("curl") {
+		// astroquery's cloud_only: products not in the cloud are SKIPPED.
+		uris := make([]string, len(items))
+		for i, it := range items {
+			uris[i] = it.Product.URI
+		}
+		keys, err := loc.Locate(ctx, uris)
+		if err != nil {
+			return cli.Exit("locating products in the cloud: "+download.Scrub(err.Error(), cfg.Token), 1)
+		}
+		for i := range items {
+			if _, ok := keys[items[i].Product.URI]; !ok {
+				items[i].Skip = "Product not found in cloud"
+			}
+		}
 	}
 	switch {
 	case c.Bool("curl"):
