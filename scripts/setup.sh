@@ -24,5 +24,10 @@ if [ ${#need[@]} -gt 0 ]; then
   done
 fi
 command -v go >/dev/null || { echo "setup: Go is required (go >= 1.24)" >&2; exit 1; }
+# versitygw: the real S3 server of the e2e tests (fs/versitygw_test.go); ~80 s to build.
+command -v versitygw >/dev/null || {
+  echo "setup: installing versitygw v1.8.0"
+  GOBIN=/usr/local/bin go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+}
 [ -e /dev/fuse ] || echo "setup: warning: /dev/fuse is missing; FUSE tests will fail" >&2
 go mod download

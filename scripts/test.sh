@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: set-up, then format, vet and every test under -race.
-# Nothing is skipped: FUSE, astroquery and tmux are required here.
+# Nothing is skipped: FUSE, astroquery, versitygw and tmux are required here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -11,5 +11,5 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 
-export MASTFS_REQUIRE_FUSE=1 MASTFS_REQUIRE_ASTROQUERY=1 MASTFS_REQUIRE_TMUX=1
+export MASTFS_REQUIRE_FUSE=1 MASTFS_REQUIRE_ASTROQUERY=1 MASTFS_REQUIRE_VERSITYGW=1 MASTFS_REQUIRE_TMUX=1
 go test -race -timeout 15m -count=1 ./...
