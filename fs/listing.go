@@ -325,6 +325,20 @@ func cloudOnly(ctx context.Context, loc CloudLocator, prods *mast.Table) (*mast.
 	return out, nil
 }
 
+// hidden reports whether --cloud only hides uri (uri/<dataURI>): it is
+// not in the bucket. One path_lookup and one HEAD the first time.
+func (r *queryRunner) hidden(ctx context.Context, uri string) (bool, error) {
+	if r.only == nil {
+		return false, nil
+	}
+	held, err := r.only.Locate(ctx, []string{uri})
+	if err != nil {
+		return false, fmt.Errorf("--cloud only: locating %s: %w", uri, err)
+	}
+	_, ok := held[uri]
+	return !ok, nil
+}
+
 // names returns the file names of a listing, sorted.
 func (l *listing) names() []string {
 	out := make([]string, 0, len(l.Files))

@@ -70,6 +70,14 @@ func checkCloudOnly(t *testing.T, f *cloudFixture, m *mounted, rec *lookupRecord
 			break
 		}
 	}
+	// uri/<dataURI> hides them too, and shows the others.
+	for name, uri := range f.want {
+		_, placed := f.keyOf[uri]
+		_, err := os.Stat(m.Path("uri", uri))
+		if hidden := !placed || uri == f.dropped; hidden != errors.Is(err, os.ErrNotExist) || !hidden && err != nil {
+			t.Fatalf("uri/%s (%s): hidden=%v, stat err %v", uri, name, hidden, err)
+		}
+	}
 	out, err := exec.Command("find", dir, "-type", "f", "!", "-name", ".*").Output()
 	if err != nil {
 		t.Fatal(err)

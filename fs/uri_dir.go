@@ -77,6 +77,14 @@ func (d *uriDir) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*
 	if !strings.Contains(name, ".") {
 		return d.child(ctx, uri, out), 0
 	}
+	if hide, err := d.m.runner.hidden(ctx, uri); err != nil || hide {
+		if err == nil {
+			d.m.log.Warn("product not in the cloud (--cloud only)", "uri", uri)
+			return nil, syscall.ENOENT
+		}
+		d.m.log.Warn("product lookup failed", "uri", uri, "err", err)
+		return nil, toErrno(err)
+	}
 	info, err := d.m.source.Head(ctx, uri)
 	if err != nil {
 		if errors.Is(err, mast.ErrNotFound) {
