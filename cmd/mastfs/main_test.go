@@ -205,7 +205,10 @@ func TestDemoServesSampleArchive(t *testing.T) {
 		t.Fatal("demo printed no path to try")
 	}
 	waitMounted(t, mnt)
-	cat := mastemu.Recorded()
+	cat, err := demoCatalog(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
 	ents, err := os.ReadDir(lsPath)
 	if err != nil || len(ents) == 0 {
 		t.Fatalf("ls %s: %v (%d entries)", lsPath, err, len(ents))
