@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	mfs "github.com/mastfs/mastfs/fs"
@@ -280,4 +281,36 @@ func TestSkippedProducts(t *testing.T) {
 	if _, err := os.Stat(items[0].Local); !os.IsNotExist(err) {
 		t.Fatalf("skipped product on disk (%v)", err)
 	}
+}
+
+// TestBarsReporter runs the terminal reporter (mpb) with parallel workers.
+func TestBarsReporter(t *testing.T) {
+	_, _, c := setup(t, "")
+	products := evaluate(t, c, "obsid/"+testObsid)
+	var out syncBuf
+	opt := Options{Dest: t.TempDir(), Jobs: 4, ChunkSize: 64 << 10, Source: c, DownloadURL: c.DownloadURL, Progress: Bars(&out)}
+	res := Run(context.Background(), Plan(products, opt), opt)
+	if len(res) != len(products) {
+		t.Fatal(len(res))
+	}
+	if s := out.String(); !strings.Contains(s, "total (") || !strings.Contains(s, "ERROR ") {
+		t.Errorf("bars output:\n%s", s)
+	}
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -16,6 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
 	"github.com/mastfs/mastfs/mast/mastemu"
 )
 
@@ -356,8 +359,9 @@ func TestDownloadProgressBarsInTerminal(t *testing.T) {
 	for time.Now().Before(deadline) {
 		out, _ := tmux("capture-pane", "-p", "-t", "dl")
 		screen = string(out)
-		if bar.MatchString(screen) && strings.Contains(screen, "big_raw.fits") && strings.Contains(screen, "MiB") {
+		if !sawBars && bar.MatchString(screen) && strings.Contains(screen, "big_raw.fits") && strings.Contains(screen, "MiB") {
 			sawBars = true
+			t.Logf("terminal while downloading:\n%s", strings.TrimRight(screen, "\n"))
 		}
 		if strings.Contains(screen, "total (2 files)") {
 			sawTotal = true
@@ -367,11 +371,81 @@ func TestDownloadProgressBarsInTerminal(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	t.Logf("terminal:\n%s", screen)
+	t.Logf("terminal at the end:\n%s", strings.TrimRight(screen, "\n"))
 	if !sawBars || !sawTotal {
 		t.Fatalf("no progress bars seen (file bar %v, total bar %v)", sawBars, sawTotal)
 	}
 	if m := exited.FindStringSubmatch(screen); m == nil || m[1] != "0" {
 		t.Fatal("download did not finish with status 0")
+	}
+}
+
+// TestDownloadCloudFirst: with --cloud auto the bytes of products in the
+// bucket come from S3 (the emulator serves only the others), and with
+// --cloud only the products not in the bucket are SKIPPED.
+func TestDownloadCloudFirst(t *testing.T) {
+	bin := buildBinary(t)
+	cat, emu, url := dlEmulator(t, nil)
+	const bucket = "mastbucket"
+	be := s3mem.New()
+	if err := be.CreateBucket(bucket); err != nil {
+		t.Fatal(err)
+	}
+	inCloud := map[string]bool{}
+	for key, uri := range cat.CloudObjects() {
+		r, _ := cat.Open(uri)
+		if r.Size() > 8<<20 {
+			continue // left out of the bucket: fetched from MAST
+		}
+		if _, err := be.PutObject(bucket, key, map[string]string{"Last-Modified": time.Now().UTC().Format(http.TimeFormat)}, r, r.Size(), nil); err != nil {
+			t.Fatal(err)
+		}
+		inCloud[uri] = true
+	}
+	s3srv := httptest.NewServer(gofakes3.New(be, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
+	defer s3srv.Close()
+	path := "obsid/" + dlObsid + "/@productFilename=u9o40504m_c0f.fits,u9o40504m_c1f.fits,u9o40504m_drz.fits"
+
+	for _, mode := range []string{"auto", "only"} {
+		dest := t.TempDir()
+		emu.ResetStats()
+		cmd := exec.Command(bin, "download", "--mast-url", url, "--resolver-url", url+"/Santa-war/query",
+			"--s3-endpoint", s3srv.URL, "--s3-bucket", bucket, "--cloud", mode, path, dest)
+		cmd.Env = append(os.Environ(), "MAST_API_TOKEN=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("--cloud %s: %v\n%s", mode, err, out)
+		}
+		var fromMAST, fromS3 int64
+		rows := manifestRows(t, filepath.Join(dest, "manifest.csv"))
+		for _, r := range rows {
+			uri := strings.TrimPrefix(r[3], url+"/api/v0.1/Download/file?uri=")
+			if mode == "only" && !inCloud[uri] {
+				if r[1] != "SKIPPED" || r[2] != "Product not found in cloud" {
+					t.Errorf("--cloud only, %s not in the bucket: %v", uri, r)
+				}
+				continue
+			}
+			if r[1] != "COMPLETE" {
+				t.Fatalf("--cloud %s: %v\n%s", mode, r, out)
+			}
+			got, _ := os.ReadFile(r[0])
+			want := readAll(t, cat, uri)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("--cloud %s: %s differs", mode, r[0])
+			}
+			if inCloud[uri] {
+				fromS3 += int64(len(want))
+			} else {
+				fromMAST += int64(len(want))
+			}
+		}
+		if len(rows) != 3 || fromS3 == 0 {
+			t.Fatalf("--cloud %s: %d rows, %d bytes in the bucket\n%s", mode, len(rows), fromS3, out)
+		}
+		if n := emu.Stats().DownloadBytes; n != fromMAST {
+			t.Errorf("--cloud %s: MAST served %d bytes, want %d (the rest from S3: %d)", mode, n, fromMAST, fromS3)
+		}
+		t.Logf("--cloud %s: %d bytes from S3, %d from MAST", mode, fromS3, fromMAST)
 	}
 }
