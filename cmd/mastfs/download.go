@@ -36,7 +36,7 @@ cloud_only).
 Files are written under their final names (as astroquery does). A rerun
 skips files whose size is the archive's, resumes shorter files with ranged
 requests for the missing bytes only (after a crash or Ctrl-C), and fetches
-products of unknown size again whole.
+products of unknown size again whole. Ranged reads are 4 x --block-size.
 
 DEST/manifest.csv gets one row per product: Local Path, Status (COMPLETE,
 ERROR or SKIPPED), Message, URL. The exit status is 1 when any product ends
@@ -48,8 +48,8 @@ other output gets one line per product.
 
 Examples:
   mastfs download criteria/obs_collection=HST/proposal_id=8880/@mrp ./data
-  mastfs download --dry-run 'object=M101/radius=0.02/@productType=SCIENCE/@extension=fits' ./data
-  mastfs download --flat --jobs 8 obsid=2003738726 .
+  mastfs download --dry-run 'object/M101/radius=0.02/@productType=SCIENCE/@extension=fits' ./data
+  mastfs download --flat --jobs 8 obsid/2003738726 .
   mastfs download --curl criteria/obs_collection=HST/proposal_id=8880 ./data   # then: cd data && sh mastDownload_*.sh
   MAST_API_TOKEN=... mastfs download criteria/obs_collection=JWST/proposal_id=1234 ./data`,
 		Flags: append(sharedFlags(),
