@@ -54,7 +54,7 @@ Examples:
   MAST_API_TOKEN=... mastfs download criteria/obs_collection=JWST/proposal_id=1234 ./data`,
 		Flags: append(sharedFlags(),
 			&cli.BoolFlag{Name: "flat", Usage: "put files directly in DEST instead of DEST/mastDownload/<obs_collection>/<obs_id>/"},
-			&cli.BoolFlag{Name: "curl", Usage: "write only a curl script, DEST/mastDownload_YYYYmmddHHMMSS.sh (run it in DEST), and fetch nothing"},
+			&cli.BoolFlag{Name: "curl", Usage: "write only a curl script, DEST/mastDownload_YYYYmmddHHMMSS.sh (run it in DEST; --flat applies), and fetch nothing"},
 			&cli.BoolFlag{Name: "dry-run", Usage: "list what would be fetched, resumed or skipped, with sizes, and fetch nothing"},
 			&cli.IntFlag{Name: "jobs", Aliases: []string{"j"}, Value: 4, Usage: "parallel downloads"},
 			&cli.StringFlag{Name: "progress", Value: "auto", Usage: "auto (bars on a terminal, lines otherwise), bars, lines or none"},
@@ -122,9 +122,6 @@ func runDownload(ctx context.Context, cfg *config, c *cli.Context, path, dest st
 	}
 	switch {
 	case c.Bool("curl"):
-		if opt.Flat {
-			cfg.Logger.Warn("--flat also applies to the curl script's paths")
-		}
 		script, err := download.WriteCurl(items, mfs.TrimToQueryRoot(path), opt, time.Now().UTC())
 		if err != nil {
 			return cli.Exit(err.Error(), 1)
