@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -203,4 +204,63 @@ func TestMountCloudFlags(t *testing.T) {
 			t.Fatalf("S3 requests with --cloud off: %v", auth)
 		}
 	})
+	t.Run("only", func(t *testing.T) {
+		// --cloud only lists exactly the products whose object is in the
+		// bucket; .products.csv agrees.
+		mnt, stop := run(t, "only")
+		defer stop()
+		dir := filepath.Join(mnt, "obsid", "2003738726")
+		var want []string
+		for _, row := range cat.ProductsFor("2003738726") {
+			uri, _ := row["dataURI"].(string)
+			key, ok := keyOf[uri]
+			if !ok || hasName(want, uri) {
+				continue
+			}
+			if _, err := be.HeadObject(bucket, key); err == nil {
+				want = append(want, uri)
+			}
+		}
+		f, err := os.Open(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names, err := f.Readdirnames(-1)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, n := range names {
+			if strings.HasPrefix(n, ".") {
+				continue
+			}
+			uri, err := xattr(filepath.Join(dir, n), "user.mast.dataURI")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, uri)
+		}
+		sort.Strings(got)
+		sort.Strings(want)
+		if len(want) == 0 || strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Fatalf("--cloud only lists %v, want %v", got, want)
+		}
+		csv, err := os.ReadFile(filepath.Join(dir, ".products.csv"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rows := strings.Count(strings.TrimRight(string(csv), "\n"), "\n"); rows != len(want) {
+			t.Fatalf(".products.csv has %d rows, want %d", rows, len(want))
+		}
+	})
+}
+
+func hasName(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }
