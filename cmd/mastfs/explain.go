@@ -18,7 +18,17 @@ func explainCommand() *cli.Command {
 		Name:      "explain",
 		Usage:     "show the MAST requests behind a path, or why it is invalid (exit 2), without mounting",
 		ArgsUsage: "PATH",
-		Flags:     sharedFlags(),
+		Description: `Prints the MAST requests (service and JSON parameters) that listing PATH
+would send, and the product filters applied afterwards, without mounting. An
+invalid path prints why, as the mount's log would (e.g. "Filter 'x' does not
+exist. Did you mean 'y'?"), and exits 2. A mount-point prefix is ignored.
+
+Examples:
+  mastfs explain criteria/obs_collection=HST/proposal_id=8880/@mrp
+  mastfs explain '/mnt/mast/region/322.49324 12.16683/radius=5arcmin/obs_collection=HST'
+  mastfs explain object/M101/instrument_name=ACS%2FWFC
+  mastfs explain criteria/oops_collection=HST      # exit 2, suggests obs_collection`,
+		Flags: sharedFlags(),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("usage: mastfs explain [flags] PATH", 2)

@@ -109,3 +109,24 @@ func TestFstabExample(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestHelpHasExamples: mastfs --help and every command's help describe it
+// and give examples.
+func TestHelpHasExamples(t *testing.T) {
+	bin := buildBinary(t)
+	cmds := [][]string{{"--help"}}
+	for _, c := range newApp().Commands {
+		cmds = append(cmds, []string{c.Name, "--help"})
+	}
+	for _, args := range cmds {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("mastfs %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		for _, want := range []string{"DESCRIPTION:", "Examples:", "  mastfs "} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("mastfs %s has no %q:\n%s", strings.Join(args, " "), want, out)
+			}
+		}
+	}
+}

@@ -23,6 +23,26 @@ func mountCommand() *cli.Command {
 		Name:      "mount",
 		Usage:     "mount the archive in the foreground; SIGINT/SIGTERM unmount cleanly",
 		ArgsUsage: "MOUNTPOINT",
+		Description: `Mounts the MAST archive read-only at MOUNTPOINT and serves it in the
+foreground (systemd Type=simple). A path is a query: criteria/<col>=<value>/...
+(query_criteria), region/<ra dec>/... (query_region), object/<name>/...
+(query_object), obsid/<ids>/ (get_product_list), missions/, metadata/ and
+uri/<dataURI>; @ segments filter products. MOUNTPOINT/README.txt has the
+grammar, docs/paths.md the details.
+
+SIGINT and SIGTERM unmount and exit 0; SIGHUP drops the query and block
+caches. A dead mount left by a killed mastfs at MOUNTPOINT is cleared first.
+--metrics-addr serves Prometheus metrics that agree with .mastfs/stats.json.
+For fstab, link the binary as /sbin/mount.fuse.mastfs (docs/operations.md).
+
+Examples:
+  mastfs mount /mnt/mast &
+  ls /mnt/mast/criteria/obs_collection=HST/proposal_id=12062/
+  ls '/mnt/mast/region/322.49324 12.16683/radius=5arcmin/@mrp/'
+  cp /mnt/mast/obsid/2003738726/@extension=fits/* ./
+  MAST_API_TOKEN=... mastfs mount --cache-size 4GiB --metrics-addr 127.0.0.1:9101 /mnt/mast
+  mastfs mount --cloud off --log-format json --log-file /var/log/mastfs.log /mnt/mast
+  mount -t fuse.mastfs none /mnt/mast -o allow_other,cache_size=4GiB`,
 		Flags: append(sharedFlags(),
 			&cli.BoolFlag{Name: "allow-other", Usage: "let other users see the mount (needs user_allow_other)"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE operation"},
@@ -160,6 +180,10 @@ func versionCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "version",
 		Usage: "print version and build information",
+		Description: `Prints the version, the Go version and the VCS revision the binary was built from.
+
+Examples:
+  mastfs version`,
 		Action: func(c *cli.Context) error {
 			fmt.Printf("mastfs %s\n", version())
 			if bi, ok := debug.ReadBuildInfo(); ok {

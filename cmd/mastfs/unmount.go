@@ -16,6 +16,14 @@ func unmountCommand() *cli.Command {
 		Name:      "unmount",
 		Usage:     "unmount a mastfs mount (also clears a mount whose daemon died)",
 		ArgsUsage: "MOUNTPOINT",
+		Description: `Unmounts MOUNTPOINT; the mastfs serving it exits 0. As root it unmounts
+directly, otherwise through fusermount3. A mount whose daemon died (reads
+fail with "Transport endpoint is not connected") is detached. Exits 1 when
+nothing is mounted there.
+
+Examples:
+  mastfs unmount /mnt/mast
+  umount /mnt/mast              # the same, as root`,
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
 				return cli.Exit("usage: mastfs unmount MOUNTPOINT", 2)
