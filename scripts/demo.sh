@@ -4,7 +4,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-command -v fusermount3 >/dev/null || { apt-get update -qq && apt-get install -y -qq fuse3 >/dev/null; }
+need=()
+command -v fusermount3 >/dev/null || need+=(fuse3)
+command -v fitsheader >/dev/null || need+=(astropy-utils) # for the fitsheader example
+if ((${#need[@]})); then apt-get update -qq && apt-get install -y -qq "${need[@]}" >/dev/null; fi
 mkdir -p bin
 go build -o bin/mastfs ./cmd/mastfs
 MNT=${1:-/tmp/mastfs-demo}
