@@ -3,6 +3,7 @@ package download
 import (
 	"fmt"
 	"io"
+	"path"
 	"sync"
 
 	"github.com/vbauerster/mpb/v8"
@@ -109,7 +110,7 @@ func (b *bars) Start(n int, total int64) {
 }
 
 func (b *bars) File(it Item, size, from int64) FileBar {
-	name := it.Rel
+	name := path.Base(it.Rel)
 	if len(name) > 28 {
 		name = "…" + name[len(name)-27:]
 	}
