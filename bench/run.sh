@@ -38,12 +38,15 @@ PY=/usr/bin/python3 # Debian's python: the only one that sees python3-astropy
 OBSID=2003738726    # the recorded HST observation U9O40504M of the emulator
 BIG=256MiB
 BIG_BYTES=$((256 << 20))
+RAND=1GiB           # the object of the random-read tests
+RAND_BYTES=$((1 << 30))
 NFILES=16
 FILE_SIZE=64MiB
 FILE_BYTES=$((64 << 20))
 CACHE=1GiB          # mastfs --cache-size (the default) except for the RSS test
 RSS_CACHE=256MiB
 RAND_IOS=1000       # 64 KiB random reads per fio run (QD1: 1 job; QD8: 8 x 125)
+SWEEP_RAND_IOS=200  # fewer in the block-size sweep, so 4 MiB blocks mostly miss too
 AK=mastfs-bench-admin
 SK=mastfs-bench-admin-secret
 
@@ -99,6 +102,10 @@ PIDS=()       # every background process we started
 MASTFS_ENV=() # extra environment of mastfs (the GOMEMLIMIT variant)
 MNT_PID="" MNT_DIR="" MNT_SEQ=0
 
+# is_mounted DIR: from the mount table (a mount whose daemon died fails stat,
+# so mountpoint(1) would call it unmounted).
+is_mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts; }
+
 cleanup() {
 	set +e
 	local p m i
@@ -110,7 +117,7 @@ cleanup() {
 		sleep 0.1
 	done
 	for m in "$WORK"/mnt/*; do
-		mountpoint -q "$m" 2>/dev/null && fusermount3 -u -z "$m"
+		is_mounted "$m" && fusermount3 -u -z "$m"
 	done
 	for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	rm -rf "$VGW_ROOT"
@@ -150,6 +157,11 @@ mfs_fetched() { # mastfs's own counter, 0 for the peers
 	*) echo 0 ;;
 	esac
 }
+
+# cpu_ticks: user+system CPU of the mounted daemon (CPU time is less
+# sensitive than wall time to other work on a shared machine).
+HZ=$(getconf CLK_TCK)
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$MNT_PID/stat"; }
 
 # fpath TOOL NAME: the path of a benchmark product under the current mount.
 fpath() {
@@ -204,18 +216,17 @@ mount_tool() {
 
 umount_tool() {
 	local i
-	kill -TERM "$MNT_PID" 2>/dev/null || true
-	for i in $(seq 100); do
-		mountpoint -q "$MNT_DIR" || break
-		sleep 0.05
-	done
-	mountpoint -q "$MNT_DIR" && fusermount3 -u -z "$MNT_DIR"
-	for i in $(seq 100); do
+	kill -TERM "$MNT_PID" 2>/dev/null || true # each tool unmounts on SIGTERM
+	for i in $(seq 200); do
 		kill -0 "$MNT_PID" 2>/dev/null || break
 		sleep 0.05
 	done
 	kill -KILL "$MNT_PID" 2>/dev/null || true
 	wait "$MNT_PID" 2>/dev/null || true
+	if is_mounted "$MNT_DIR"; then
+		log "  $MNT_TOOL left $MNT_DIR mounted: lazy unmount"
+		fusermount3 -u -z "$MNT_DIR" || true
+	fi
 }
 
 # fresh TOOL [flags]: fresh mount, then an empty page cache.
@@ -226,8 +237,8 @@ fresh() { mount_tool "$@"; drop; }
 measure_read() {
 	local tool=$1 metric=$2 f p
 	shift 2
-	local w0 m0 t0 t1 pids=()
-	w0=$(wire) m0=$(mfs_fetched) t0=$(t_ns)
+	local w0 m0 c0 t0 t1 pids=()
+	w0=$(wire) m0=$(mfs_fetched) c0=$(cpu_ticks) t0=$(t_ns)
 	for f in "$@"; do
 		dd if="$f" of=/dev/null bs=1M status=none &
 		pids+=($!)
@@ -236,20 +247,21 @@ measure_read() {
 	t1=$(t_ns)
 	local bytes=0
 	for f in "$@"; do bytes=$((bytes + $(stat -c %s "$f"))); done
-	local w=$(($(wire) - w0)) m=$(($(mfs_fetched) - m0))
+	local w=$(($(wire) - w0)) m=$(($(mfs_fetched) - m0)) c=$(($(cpu_ticks) - c0))
 	rec "$tool" "${metric}_mbps" "$(mbps $bytes $((t1 - t0)))"
+	rec "$tool" "${metric}_cpu_s_per_gib" "$(awk -v c=$c -v hz="$HZ" -v b=$bytes 'BEGIN { printf "%.2f", c / hz / (b / 2^30) }')"
 	rec "$tool" "${metric}_wire_per_byte" "$(awk -v a=$w -v b=$bytes 'BEGIN { printf "%.4f", a / b }')"
 	case $tool in mastfs*) rec "$tool" "${metric}_fetched_per_byte" "$(awk -v a=$m -v b=$bytes 'BEGIN { printf "%.4f", a / b }')" ;; esac
 	log "  $tool $metric: $(mbps $bytes $((t1 - t0))) MB/s, wire $(awk -v a=$w -v b=$bytes 'BEGIN { printf "%.3f", a / b }') B/B"
 }
 
-# fio_rand TOOL METRIC FILE JOBS: 64 KiB random reads, RAND_IOS in all.
+# fio_rand TOOL METRIC FILE JOBS [IOS]: 64 KiB random reads (RAND_IOS in all).
 fio_rand() {
-	local tool=$1 metric=$2 file=$3 jobs=$4
+	local tool=$1 metric=$2 file=$3 jobs=$4 ios=${5:-$RAND_IOS}
 	local w0 m0 json=$WORK/logs/fio-$tool-$metric-$MNT_SEQ.json
 	w0=$(wire) m0=$(mfs_fetched)
 	fio --name=rr --filename="$file" --readonly --rw=randread --bs=64k \
-		--io_size=$((RAND_IOS / jobs * 64))k --ioengine=psync --invalidate=1 --randrepeat=1 \
+		--io_size=$((ios / jobs * 64))k --ioengine=psync --invalidate=1 --randrepeat=1 \
 		--numjobs="$jobs" --thread --group_reporting --output-format=json --output="$json" >/dev/null ||
 		die "$tool: fio failed"
 	local w=$(($(wire) - w0)) m=$(($(mfs_fetched) - m0))
@@ -307,7 +319,7 @@ curl -fsS "${SIGN[@]}" -X PUT "$S3/stpubdata" >/dev/null
 POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::stpubdata","arn:aws:s3:::stpubdata/*"]}]}'
 printf '%s' "$POLICY" | curl -fsS "${SIGN[@]}" -X PUT -T - "$S3/stpubdata?policy=" >/dev/null
 
-EMU_ARGS=(--obsid "$OBSID" --big "$BIG" --files "$NFILES" --file-size "$FILE_SIZE" --fits "$FITS_LOCAL")
+EMU_ARGS=(--obsid "$OBSID" --big "$BIG" --rand "$RAND" --files "$NFILES" --file-size "$FILE_SIZE" --fits "$FITS_LOCAL")
 log "uploading the benchmark products (the emulator's exact bytes) into s3://stpubdata"
 "$WORK/mastemu" "${EMU_ARGS[@]}" --export "$WORK/export" >"$WORK/manifest.tsv"
 while IFS=$'\t' read -r key size uri rel; do
@@ -316,9 +328,11 @@ while IFS=$'\t' read -r key size uri rel; do
 	[ "$got" = "$size" ] || die "upload of $key: $got bytes, want $size"
 	rm -f "$WORK/export/$key"
 done <"$WORK/manifest.tsv"
+rm -rf "$WORK/export"
 SEQ_KEY=$(awk -F'\t' '$1 ~ /_bench_seq\.fits$/ { print $1 }' "$WORK/manifest.tsv")
 KEYDIR=$(dirname "$SEQ_KEY")
 SEQ_NAME=$(basename "$SEQ_KEY")
+RAND_NAME=${SEQ_NAME/_seq/_rand}
 NAMES=()
 for i in $(seq 0 $((NFILES - 1))); do NAMES+=("$(printf '%s_bench_%02d.fits' "${SEQ_NAME%%_*}" "$i")"); done
 
@@ -385,7 +399,7 @@ for i in range(n):
     if i:
         print("next")
     print("url = \"%s\"\nrange = \"%d-%d\"\noutput = \"/dev/null\"" % (url, o, o + 65535))
-    print("write-out = \"%{time_total}\\n\"")' $((RAND_IOS / n)) "$s" "$URL/$SEQ_NAME" $((BIG_BYTES / 65536)) >"$WORK/ranges-$n-$s.cfg"
+    print("write-out = \"%{time_total}\\n\"")' $((RAND_IOS / n)) "$s" "$URL/$RAND_NAME" $((RAND_BYTES / 65536)) >"$WORK/ranges-$n-$s.cfg"
 	done
 	t0=$(t_ns)
 	for s in $(seq "$n"); do
@@ -449,10 +463,10 @@ print("%.0f" % (int(sys.argv[2]) / json.load(open(sys.argv[1]))["results"][0]["m
 
 	# Random 64 KiB reads, QD1 and 8 threads.
 	fresh "$tool"
-	fio_rand "$tool" rand_qd1 "$(fpath "$tool" "$SEQ_NAME")" 1
+	fio_rand "$tool" rand_qd1 "$(fpath "$tool" "$RAND_NAME")" 1
 	umount_tool
 	fresh "$tool"
-	fio_rand "$tool" rand_qd8 "$(fpath "$tool" "$SEQ_NAME")" 8
+	fio_rand "$tool" rand_qd8 "$(fpath "$tool" "$RAND_NAME")" 8
 	umount_tool
 
 	# 4 parallel readers of distinct 64 MiB files.
@@ -513,7 +527,7 @@ if [ "$SWEEP" = 1 ]; then
 		m0=$(mfs_fetched)
 		head -c 2880 "$(fpath mastfs "$SEQ_NAME")" >/dev/null
 		rec "$t" head2880_fetched_bytes $(($(mfs_fetched) - m0))
-		fio_rand "$t" rand_qd1 "$(fpath mastfs "$SEQ_NAME")" 1
+		fio_rand "$t" rand_qd1 "$(fpath mastfs "$RAND_NAME")" 1 "$SWEEP_RAND_IOS"
 		umount_tool
 	done
 	for ra in 1024 4096; do

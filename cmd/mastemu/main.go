@@ -9,6 +9,7 @@
 // hst/public/u9o4/u9o40504m/<filename>:
 //
 //	u9o40504m_bench_seq.fits        --big bytes of generated FITS
+//	u9o40504m_bench_rand.fits       --rand bytes (a large object for random reads)
 //	u9o40504m_bench_NN.fits         --files products of --file-size bytes
 //	<base name of each --fits path> the bytes of that local file
 //
@@ -52,6 +53,7 @@ type options struct {
 	obsid    string
 	generate string
 	big      int64
+	rand     int64
 	files    int
 	fileSize int64
 	fits     multiFlag
@@ -70,11 +72,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fl := flag.NewFlagSet("mastemu", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var o options
-	var big, fileSize string
+	var big, rnd, fileSize string
 	fl.StringVar(&o.addr, "addr", "127.0.0.1:7080", "listen address (host:port; port 0 picks one)")
 	fl.StringVar(&o.obsid, "obsid", "2003738726", "observation that gets the benchmark products")
 	fl.StringVar(&o.generate, "generate", "", "serve Generate(SEED, NOBS, PERPROD) instead of Recorded(), as SEED,NOBS,PERPROD")
 	fl.StringVar(&big, "big", "0", "size of the sequential benchmark product u9o40504m_bench_seq.fits (0: none)")
+	fl.StringVar(&rnd, "rand", "0", "size of the random-read benchmark product u9o40504m_bench_rand.fits (0: none)")
 	fl.IntVar(&o.files, "files", 0, "number of u9o40504m_bench_NN.fits products")
 	fl.StringVar(&fileSize, "file-size", "64MiB", "size of each u9o40504m_bench_NN.fits product")
 	fl.Var(&o.fits, "fits", "a local file served as a product under its base name (repeatable)")
@@ -89,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	var err error
 	if o.big, err = parseBytes(big); err != nil {
 		return fmt.Errorf("--big: %w", err)
+	}
+	if o.rand, err = parseBytes(rnd); err != nil {
+		return fmt.Errorf("--rand: %w", err)
 	}
 	if o.fileSize, err = parseBytes(fileSize); err != nil {
 		return fmt.Errorf("--file-size: %w", err)
@@ -150,6 +156,11 @@ func buildCatalog(o options) (*mastemu.Catalog, []mastemu.ProductInfo, error) {
 	}
 	if o.big > 0 {
 		if err := add(obsID+"_bench_seq.fits", o.big); err != nil {
+			return nil, nil, err
+		}
+	}
+	if o.rand > 0 {
+		if err := add(obsID+"_bench_rand.fits", o.rand); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -20,17 +20,17 @@ func TestExportMatchesServedBytes(t *testing.T) {
 	if err := os.WriteFile(fits, want, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"--big", "1MiB", "--files", "2", "--file-size", "64KiB", "--fits", fits}
+	args := []string{"--big", "1MiB", "--rand", "2MiB", "--files", "2", "--file-size", "64KiB", "--fits", fits}
 	var out, errb bytes.Buffer
 	if err := run(append(args, "--export", filepath.Join(dir, "export")), &out, &errb); err != nil {
 		t.Fatal(err, errb.String())
 	}
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 4 {
+	if len(lines) != 5 {
 		t.Fatalf("manifest:\n%s", out.String())
 	}
 	var o options
-	o.obsid, o.big, o.files, o.fileSize, o.fits = "2003738726", 1<<20, 2, 64<<10, multiFlag{fits}
+	o.obsid, o.big, o.rand, o.files, o.fileSize, o.fits = "2003738726", 1<<20, 2<<20, 2, 64<<10, multiFlag{fits}
 	cat, prods, err := buildCatalog(o)
 	if err != nil {
 		t.Fatal(err)
