@@ -173,7 +173,17 @@ func TestDownloadKillResume(t *testing.T) {
 	if partial >= bigSize {
 		t.Fatalf("the first run finished (%d bytes) before the kill", partial)
 	}
+	// The killed run's last response may still be draining into the dead
+	// connection: wait until the emulator has stopped counting it, so the
+	// rerun's count holds only the rerun's bytes.
 	sentBeforeKill := emu.Stats().DownloadBytes
+	for quiet := 0; quiet < 5; time.Sleep(50 * time.Millisecond) {
+		if now := emu.Stats().DownloadBytes; now != sentBeforeKill {
+			sentBeforeKill, quiet = now, 0
+		} else {
+			quiet++
+		}
+	}
 
 	emu.ResetStats()
 	delay.Store(0)
