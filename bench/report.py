@@ -191,7 +191,7 @@ set style histogram clustered gap 1
 set style fill solid 0.85 border -1
 set boxwidth 0.9
 set grid ytics
-set key top left
+set key top right
 set xtics rotate by -20
 set logscale y
 set title "Sequential read, MB/s (log)"
@@ -207,6 +207,7 @@ set title "mastfs --block-size sweep"
 set ylabel "cold sequential MB/s"
 set y2label "random QD1 p50, us"
 set y2tics
+set y2range [0:*]
 set key top left
 plot "{sw}" using 2:xtic(1) title "cold MB/s" axes x1y1, "" using 0:3 with linespoints lw 2 pt 7 title "QD1 p50 (us)" axes x1y2
 """) + """unset multiplot

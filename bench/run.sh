@@ -131,7 +131,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- helpers
-RAW=$OUT/raw.tsv
+RAW=$WORK/raw.tsv # copied to $OUT when the run completes
 : >"$RAW"
 rec() { printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$RAW"; } # tool metric value
 t_ns() { date +%s%N; }
@@ -565,4 +565,5 @@ fi
 rec meta total_s $((($(t_ns) - START_NS) / 1000000000))
 rec meta loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
 log "report"
-$PY "$REPO/bench/report.py" "$RAW" "$OUT"
+cp "$RAW" "$OUT/raw.tsv"
+$PY "$REPO/bench/report.py" "$OUT/raw.tsv" "$OUT"
