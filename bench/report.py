@@ -197,9 +197,10 @@ set logscale y
 set title "Sequential read, MB/s (log)"
 plot "{seq}" using 2:xtic(1) title "cold (dd bs=1M)", "" using 3 title "warm re-read", "" using 4 title "4 parallel readers (aggregate)"
 set title "Random 64 KiB reads, latency in us (log; curl = direct range GET)"
+set yrange [10:1000000]
 plot "{rnd}" using 2:xtic(1) title "QD1 p50", "" using 3 title "QD1 p99", "" using 4 title "QD8 p50"
 set title "Bytes sent by the server per byte read (log)"
-set yrange [0.5:*]
+set yrange [0.5:2000]
 plot "{amp}" using 2:xtic(1) title "sequential", "" using 3 title "random QD1", "" using 4 title "random QD8"
 """ + ("" if not sweep else f"""unset logscale y
 set yrange [0:*]
