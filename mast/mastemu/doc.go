@@ -46,8 +46,10 @@
 //
 // Helpers for tests: Observations, Observation, Fields, Len, ProductsFor,
 // Product, EachProduct, FindProduct, AddProduct (inject, say, a 100 MiB
-// product), Proposals, BusiestProposal, Missions, Resolve, TargetNames,
-// CloudObjects, Open.
+// product), AddFileProduct (a product whose bytes are a local file, e.g. a
+// real FITS file), Proposals, BusiestProposal, Missions, Resolve,
+// TargetNames, CloudObjects, Open. cmd/mastemu serves a catalog on a TCP
+// address for benchmarks (bench/run.sh).
 //
 // # Server
 //
