@@ -19,6 +19,7 @@ type readahead struct {
 	mu      sync.Mutex
 	next    int64 // offset just past the previous read
 	seq     int   // consecutive sequential reads
+	run     int64 // bytes read in the current sequential run
 	window  int64 // blocks to keep ahead
 	started bool
 }
@@ -34,10 +35,11 @@ func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64) 
 		r.next = off + n
 	}
 	if !near && off != 0 {
-		r.seq, r.window = 0, 0
+		r.seq, r.window, r.run = 0, 0, 0
 		return 0, 0
 	}
 	r.seq++
+	r.run += n
 	if r.seq < readaheadStartAfter {
 		return 0, 0
 	}
@@ -47,6 +49,11 @@ func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64) 
 	case r.window < readaheadMaxBlocks:
 		r.window *= 2
 	}
+	// Never fetch ahead more than has been read in this run: a reader
+	// that walks FITS headers in small steps must not pull megabytes of
+	// image data it will seek past (the kernel's readahead grows the
+	// same way).
+	r.window = min(r.window, readaheadMaxBlocks, max(1, r.run/blockSize))
 	first = (off + n + blockSize - 1) / blockSize
 	last := (size - 1) / blockSize
 	if first > last {

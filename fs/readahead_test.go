@@ -10,7 +10,8 @@ func TestReadaheadSequentialGrowsRandomStops(t *testing.T) {
 		_, n := r.observe(i*bs, bs, bs, size)
 		windows = append(windows, n)
 	}
-	want := []int64{0, 1, 2, 4, 8, 16, 32, 32, 32, 32}
+	// Doubling, but never more ahead than read so far in the run.
+	want := []int64{0, 1, 2, 4, 5, 6, 7, 8, 9, 10}
 	for i := range want {
 		if windows[i] != want[i] {
 			t.Fatalf("windows %v, want %v", windows, want)
@@ -47,5 +48,30 @@ func TestReadaheadStopsAtEnd(t *testing.T) {
 		if first+n > 4 {
 			t.Fatalf("prefetch past the last block: first %d count %d", first, n)
 		}
+	}
+}
+
+func TestReadaheadReachesCapOnLongRuns(t *testing.T) {
+	const bs, size = 1 << 18, 1 << 34
+	var r readahead
+	var n int64
+	for i := int64(0); i < 200; i++ {
+		_, n = r.observe(i*(1<<20), 1<<20, bs, size)
+	}
+	if n != readaheadMaxBlocks {
+		t.Fatalf("window after 200 MiB sequential: %d, want the cap %d", n, readaheadMaxBlocks)
+	}
+}
+
+func TestReadaheadSmallStepsStaySmall(t *testing.T) {
+	const bs, size = 1 << 18, 1 << 30
+	var r readahead
+	var n int64
+	// Nine 128 KiB reads (a FITS header walk's first reads): ~1.1 MiB read.
+	for i := int64(0); i < 9; i++ {
+		_, n = r.observe(i<<17, 1<<17, bs, size)
+	}
+	if n*bs > 9<<17 {
+		t.Fatalf("prefetching %d bytes after reading %d", n*bs, 9<<17)
 	}
 }

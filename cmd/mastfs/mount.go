@@ -83,6 +83,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		cfg.Logger.Warn("cleared a stale mount left by a mastfs that died", "mountpoint", mountpoint)
 		fmt.Fprintf(os.Stderr, "mastfs: %s held a dead mount from a previous mastfs; cleared it\n", mountpoint)
 	}
+	limitMemory(cfg.CacheSize, cfg.Logger)
 	client := newClient(cfg)
 	locator, source, err := newCloud(cfg, client)
 	if err != nil {
@@ -123,6 +124,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		}
 		defer stop()
 	}
+	raiseKernelReadahead(mountpoint, 1024, cfg.Logger)
 	cfg.Logger.Info("mounted", "mountpoint", mountpoint, "mast", cfg.MastURL)
 	if ready != nil {
 		ready()
