@@ -6,7 +6,6 @@ package fs
 import (
 	"context"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -102,7 +101,7 @@ func (d *missionsDir) Readdir(ctx context.Context) (gofs.DirStream, syscall.Errn
 			continue
 		}
 		// The inode newQueryDir gives the directory under this parent.
-		ino := identityIno("query", strconv.FormatUint(d.StableAttr().Ino, 10), spec.Key())
+		ino := queryDirIno(d.StableAttr().Ino, spec)
 		entries = append(entries, fuse.DirEntry{Name: n, Mode: fuse.S_IFDIR, Ino: ino})
 	}
 	return gofs.NewListDirStream(entries), 0

@@ -38,13 +38,19 @@ func (d *queryDir) Getattr(ctx context.Context, fh gofs.FileHandle, out *fuse.At
 	return 0
 }
 
+// queryDirIno is the inode number of the query directory spec under the
+// directory numbered parent (readdir and lookup must agree on it).
+func queryDirIno(parent uint64, spec QuerySpec) uint64 {
+	return identityIno("query", strconv.FormatUint(parent, 10), spec.Key())
+}
+
 // newQueryDir makes (or finds) the inode of a query directory. Its number
 // hashes the parent's number with the canonical key: a segment that does not
 // change the query (radius=12arcmin under the default 0.2 deg) must not give
 // a child the inode of its parent, which the kernel would take for a loop.
 // Reordered segments still share one listing (the cache is keyed by Key).
 func (m *mountState) newQueryDir(ctx context.Context, parent *gofs.Inode, spec QuerySpec, out *fuse.EntryOut) *gofs.Inode {
-	ino := identityIno("query", strconv.FormatUint(parent.StableAttr().Ino, 10), spec.Key())
+	ino := queryDirIno(parent.StableAttr().Ino, spec)
 	ch := parent.NewInode(ctx, &queryDir{m: m, spec: spec}, gofs.StableAttr{Mode: fuse.S_IFDIR, Ino: ino})
 	m.dirAttr(&out.Attr, ino)
 	out.SetEntryTimeout(m.ttl)

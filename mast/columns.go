@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
 )
 
@@ -158,17 +157,7 @@ func (c *Client) ColumnsConfig(ctx context.Context, service string) (*ColumnConf
 
 func (c *Client) fetchColumnsConfig(ctx context.Context, service string) (*ColumnConfig, error) {
 	// The body is not URL-encoded, exactly as astroquery sends it.
-	req, err := c.newRequest(ctx, http.MethodPost, c.cfg.BaseURL+"/portal/Mashup/Mashup.asmx/columnsconfig",
-		strings.NewReader("colConfigId="+service), true)
-	if err != nil {
-		return nil, err
-	}
-	portalHeaders(req)
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := c.readBody(ctx, resp)
+	raw, err := c.postPortal(ctx, "/portal/Mashup/Mashup.asmx/columnsconfig", strings.NewReader("colConfigId="+service))
 	if err != nil {
 		return nil, err
 	}

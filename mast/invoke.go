@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 )
@@ -214,16 +215,7 @@ func (c *Client) poll(ctx context.Context, service string, params any, opt Invok
 // postInvoke sends one request and decodes the answer. A falsy JSON body
 // ({} [] null "" 0 false) is an ERROR, as in astroquery.
 func (c *Client) postInvoke(ctx context.Context, service string, body []byte) (*mashupResponse, error) {
-	req, err := c.newRequest(withService(ctx, service), http.MethodPost, c.cfg.BaseURL+"/api/v0/invoke", bytes.NewReader(body), true)
-	if err != nil {
-		return nil, err
-	}
-	portalHeaders(req)
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	raw, err := c.readBody(ctx, resp)
+	raw, err := c.postPortal(withService(ctx, service), "/api/v0/invoke", bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -255,4 +247,19 @@ func uuid4() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b[:])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// postPortal sends one Portal (Mashup) POST with astroquery's headers and
+// returns the body.
+func (c *Client) postPortal(ctx context.Context, path string, body io.Reader) ([]byte, error) {
+	req, err := c.newRequest(ctx, http.MethodPost, c.cfg.BaseURL+path, body, true)
+	if err != nil {
+		return nil, err
+	}
+	portalHeaders(req)
+	resp, err := c.do(req)
+	if err != nil {
+		return nil, err
+	}
+	return c.readBody(ctx, resp)
 }
