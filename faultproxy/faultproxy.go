@@ -142,7 +142,8 @@ type Rule struct {
 	CloseAfterStall bool
 	// CutAt is how many body bytes ResetMidBody, Stall and Truncate send
 	// first; 0 means half the backend's body (512 bytes when its length
-	// is unknown). It is capped at the body length minus one.
+	// is unknown), negative means none. It is capped at the body length
+	// minus one.
 	CutAt int64
 	// Shift for WrongContentRange (default 1; the shift goes down
 	// instead when up would leave the object).
@@ -540,7 +541,10 @@ func (p *Proxy) bodyFault(w http.ResponseWriter, r *http.Request, resp *http.Res
 		return
 	}
 	cut := rule.CutAt
-	if cut <= 0 {
+	switch {
+	case cut < 0:
+		cut = 0
+	case cut == 0:
 		cut = 512
 		if length >= 0 {
 			cut = length / 2

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mastfs/mastfs/retry"
 )
 
 // Defaults used by New for zero Config fields.
@@ -20,6 +22,10 @@ const (
 	DefaultTimeout      = 2 * time.Minute
 	DefaultPollDeadline = 10 * time.Minute // astroquery's conf.timeout
 	DefaultUserAgent    = "mastfs (+https://github.com/mastfs/mastfs)"
+	DefaultRetries      = 4 // attempts per request, the first included
+	DefaultRetryBase    = 200 * time.Millisecond
+	DefaultRetryCap     = 5 * time.Second
+	DefaultStallTimeout = 30 * time.Second
 )
 
 // Config configures a Client. Zero fields take the defaults above.
@@ -47,12 +53,27 @@ type Config struct {
 	Logger *slog.Logger
 	// UserAgent is sent on every request.
 	UserAgent string
+	// Retries is how many attempts a request gets, the first included
+	// (default DefaultRetries; negative or 1: no retry). Every request
+	// mastfs sends is a read, so transport errors, resets, 429/500/502/
+	// 503/504 (after Retry-After, honoured up to 30s) and broken,
+	// truncated or stalled bodies are retried; other 4xx are not.
+	Retries int
+	// RetryBase and RetryCap shape the backoff between attempts: full
+	// jitter in [0, min(RetryCap, RetryBase·2^n)).
+	RetryBase time.Duration
+	RetryCap  time.Duration
+	// StallTimeout aborts (and retries) a request when no byte of its
+	// answer arrives for that long (default DefaultStallTimeout; negative
+	// disables it; Timeout still applies).
+	StallTimeout time.Duration
 }
 
 // String and LogValue keep the token out of %v and structured logs.
 func (c Config) String() string {
-	return fmt.Sprintf("mast.Config{BaseURL:%s ResolverURL:%s PathLookupURL:%s Token:%s PageSize:%d Timeout:%v PollDeadline:%v}",
-		c.BaseURL, c.ResolverURL, c.PathLookupURL, redacted(c.Token), c.PageSize, c.Timeout, c.PollDeadline)
+	return fmt.Sprintf("mast.Config{BaseURL:%s ResolverURL:%s PathLookupURL:%s Token:%s PageSize:%d Timeout:%v PollDeadline:%v Retries:%d RetryBase:%v RetryCap:%v StallTimeout:%v}",
+		c.BaseURL, c.ResolverURL, c.PathLookupURL, redacted(c.Token), c.PageSize, c.Timeout, c.PollDeadline,
+		c.Retries, c.RetryBase, c.RetryCap, c.StallTimeout)
 }
 
 // LogValue implements slog.LogValuer.
@@ -78,6 +99,8 @@ type Client struct {
 
 	mu      sync.Mutex             // protects configs
 	configs map[string]*configCall // columns config per service, single flight
+
+	policy retry.Policy
 
 	stats clientStats
 }
@@ -106,6 +129,21 @@ func New(cfg Config) *Client {
 	if cfg.UserAgent == "" {
 		cfg.UserAgent = DefaultUserAgent
 	}
+	switch {
+	case cfg.Retries == 0:
+		cfg.Retries = DefaultRetries
+	case cfg.Retries < 0:
+		cfg.Retries = 1
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryCap <= 0 {
+		cfg.RetryCap = max(DefaultRetryCap, cfg.RetryBase)
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
+	}
 	c := &Client{
 		cfg:             cfg,
 		http:            cfg.HTTPClient,
@@ -113,6 +151,7 @@ func New(cfg Config) *Client {
 		newCacheBreaker: uuid4,
 		sleep:           sleepCtx,
 		configs:         make(map[string]*configCall),
+		policy:          retry.Policy{Attempts: cfg.Retries, Base: cfg.RetryBase, Cap: cfg.RetryCap},
 	}
 	if c.http == nil {
 		c.http = &http.Client{}
@@ -156,18 +195,179 @@ func portalHeaders(req *http.Request) {
 	req.Header.Set("Accept", "text/plain")
 }
 
-// do sends req and turns non-2xx answers and transport failures into typed
-// errors, counting it in Stats. On success the caller owns resp.Body.
+// do sends req, with retries, and turns non-2xx answers and transport
+// failures into typed errors, counting every attempt in Stats. On success
+// the caller owns resp.Body, which is not retried: callers that read the
+// whole body use fetch.
 func (c *Client) do(req *http.Request) (*http.Response, error) {
-	resp, err := c.send(req)
-	return c.count(req, resp, err)
+	var resp *http.Response
+	err := c.retrying(req.Context(), req, func() error {
+		var err error
+		resp, err = c.sendOnce(req, c.cfg.StallTimeout)
+		return err
+	})
+	return resp, err
 }
 
-func (c *Client) send(req *http.Request) (*http.Response, error) {
+// fetch is do and reading the whole body, the two retried together.
+func (c *Client) fetch(req *http.Request) ([]byte, error) {
+	ctx := req.Context()
+	var out []byte
+	err := c.retrying(ctx, req, func() error {
+		resp, err := c.sendOnce(req, c.cfg.StallTimeout)
+		if err != nil {
+			return err
+		}
+		out, err = c.readBody(ctx, resp)
+		if err != nil && ctx.Err() == nil {
+			return &transient{err: err}
+		}
+		return err
+	})
+	return out, err
+}
+
+// transient marks an error worth another attempt, with the delay the
+// server asked for. It never leaves the package: retrying and its peers
+// return the error it wraps.
+type transient struct {
+	err   error
+	after time.Duration
+}
+
+func (e *transient) Error() string { return e.err.Error() }
+func (e *transient) Unwrap() error { return e.err }
+
+// unmark strips the transient mark.
+func unmark(err error) error {
+	if t, ok := err.(*transient); ok {
+		return t.err
+	}
+	return err
+}
+
+// isTransient reports whether err may be retried and how long the server
+// asked us to wait.
+func isTransient(err error) (bool, time.Duration) {
+	t, ok := err.(*transient)
+	if !ok {
+		return false, 0
+	}
+	return true, t.after
+}
+
+// retrying runs attempt until it succeeds, fails for good, or the
+// attempts are spent, sleeping the policy's backoff between tries.
+func (c *Client) retrying(ctx context.Context, req *http.Request, attempt func() error) error {
+	for try := 0; ; try++ {
+		err := attempt()
+		if err == nil {
+			return nil
+		}
+		ok, after := isTransient(err)
+		if !ok || try+1 >= c.cfg.Retries || ctx.Err() != nil || !replayable(req) {
+			return unmark(err)
+		}
+		if err := c.backoff(ctx, try, after, req.Method+" "+req.URL.Redacted(), unmark(err)); err != nil {
+			return err
+		}
+	}
+}
+
+// backoff waits before retry number try (0 for the first) and counts it.
+func (c *Client) backoff(ctx context.Context, try int, after time.Duration, what string, cause error) error {
+	d := c.policy.Delay(try, after)
+	c.stats.retries.Add(1)
+	c.log.Debug("mast: retrying", "request", what, "retry", try+1, "delay", d, "err", cause)
+	if err := c.sleep(ctx, d); err != nil {
+		return fmt.Errorf("mast: %w (retrying after: %v)", err, cause)
+	}
+	return nil
+}
+
+// replayable: a request without a body, or whose body can be made again.
+func replayable(req *http.Request) bool {
+	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+}
+
+// sendOnce sends one attempt of req under its own context. When no
+// answer arrives for stall, the attempt is aborted. The body it returns
+// carries a stall watchdog of the same length and ends the attempt on
+// Close. Errors worth another attempt come marked transient.
+func (c *Client) sendOnce(req *http.Request, stall time.Duration) (*http.Response, error) {
+	parent := req.Context()
+	actx, cancel := context.WithCancel(parent)
+	r := req.Clone(actx)
+	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
+		body, err := req.GetBody()
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("mast: %w", err)
+		}
+		r.Body = body
+	}
+	var timer *time.Timer
+	var stalled atomicBool
+	if stall > 0 {
+		timer = time.AfterFunc(stall, func() { stalled.set(); cancel() })
+	}
+	resp, err := c.send(r, func() error {
+		if parent.Err() != nil {
+			return fmt.Errorf("mast: %w", parent.Err())
+		}
+		if stalled.get() {
+			return &transient{err: fmt.Errorf("%w: %s %s: no response within %v", ErrServer, req.Method, req.URL.Redacted(), stall)}
+		}
+		return nil
+	})
+	if timer != nil {
+		timer.Stop()
+	}
+	resp, err = c.count(r, resp, err)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &attemptBody{StallReader: retry.NewStallReader(resp.Body, stall, cancel), cancel: cancel}
+	return resp, nil
+}
+
+// attemptBody ends its attempt's context on Close.
+type attemptBody struct {
+	*retry.StallReader
+	cancel context.CancelFunc
+}
+
+func (b *attemptBody) Close() error {
+	err := b.StallReader.Close()
+	b.cancel()
+	return err
+}
+
+type atomicBool struct {
+	mu sync.Mutex
+	v  bool
+}
+
+func (b *atomicBool) set() { b.mu.Lock(); b.v = true; b.mu.Unlock() }
+func (b *atomicBool) get() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.v
+}
+
+// send does one http.Do. why, consulted on a transport failure, says
+// whether the attempt's context was ended on purpose (the caller's
+// context, a stall).
+func (c *Client) send(req *http.Request, why func() error) (*http.Response, error) {
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		err = c.transportError(req.Context(), err)
+		if werr := why(); werr != nil {
+			err = werr
+		} else {
+			err = &transient{err: fmt.Errorf("%w: %s", ErrServer, c.scrub(err.Error()))}
+		}
 		c.log.Debug("mast request failed", "method", req.Method, "url", req.URL.Redacted(), "err", err)
 		return nil, err
 	}
@@ -176,24 +376,18 @@ func (c *Client) send(req *http.Request) (*http.Response, error) {
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
 		snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
-		return nil, &HTTPError{
+		herr := &HTTPError{
 			Method:     req.Method,
 			URL:        req.URL.Redacted(),
 			StatusCode: resp.StatusCode,
 			Body:       c.scrub(strings.TrimSpace(string(snippet))),
 		}
+		if retry.RetryableStatus(resp.StatusCode) {
+			return nil, &transient{err: herr, after: retry.RetryAfter(resp.Header, time.Now())}
+		}
+		return nil, herr
 	}
 	return resp, nil
-}
-
-// transportError classifies a failure below HTTP. Cancellation stays
-// recognisable (errors.Is(err, context.Canceled)) and is not ErrServer,
-// so a caller can tell an interrupted read from a broken archive.
-func (c *Client) transportError(ctx context.Context, err error) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("mast: %w", ctx.Err())
-	}
-	return fmt.Errorf("%w: %s", ErrServer, c.scrub(err.Error()))
 }
 
 // scrub removes the token from text that came from elsewhere (a server
@@ -205,16 +399,7 @@ func (c *Client) scrub(s string) string {
 	return strings.ReplaceAll(s, c.cfg.Token, "[redacted]")
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleepCtx(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
 // readBody reads a whole response body, classifying a broken stream as ErrServer.
 func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
@@ -226,6 +411,9 @@ func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, err
 		}
 		if errors.Is(err, io.ErrUnexpectedEOF) {
 			return nil, fmt.Errorf("%w: truncated response: %w", ErrServer, err)
+		}
+		if errors.Is(err, retry.ErrStalled) {
+			return nil, fmt.Errorf("%w: reading response: %w", ErrServer, err)
 		}
 		return nil, fmt.Errorf("%w: reading response: %s", ErrServer, c.scrub(err.Error()))
 	}

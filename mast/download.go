@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/mastfs/mastfs/retry"
 )
 
 // ObjectInfo describes a product as the download endpoint reports it.
@@ -186,12 +188,27 @@ func (c *Client) ReadAtSize(ctx context.Context, uri string, p []byte, off, size
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
 	n := 0
+	failures := 0 // consecutive failed attempts without a byte gained
 	for n < len(p) {
 		m, eof, err := c.readRange(ctx, uri, p[n:], off+int64(n), size)
 		n += m
+		if m > 0 {
+			failures = 0
+		}
 		switch {
 		case err != nil:
-			return n, err
+			// The m bytes of a broken answer are the product's bytes at
+			// their offsets (readRange checked the range first), so they
+			// are kept and the next attempt resumes after them.
+			ok, after := isTransient(err)
+			if !ok || ctx.Err() != nil || failures+1 >= c.cfg.Retries {
+				return n, unmark(err)
+			}
+			if err := c.backoff(ctx, failures, after, "GET "+c.DownloadURL(uri), unmark(err)); err != nil {
+				return n, err
+			}
+			failures++
+			continue
 		case eof:
 			if n == len(p) {
 				return n, nil
@@ -207,7 +224,8 @@ func (c *Client) ReadAtSize(ctx context.Context, uri string, p []byte, off, size
 }
 
 // readRange does one ranged GET into p. eof reports that the product ends
-// at off+n.
+// at off+n. Failures worth another attempt come marked transient; the n
+// bytes given with such a failure are right.
 func (c *Client) readRange(ctx context.Context, uri string, p []byte, off, wantTotal int64) (n int, eof bool, err error) {
 	req, err := c.downloadRequest(ctx, http.MethodGet, uri)
 	if err != nil {
@@ -215,7 +233,7 @@ func (c *Client) readRange(ctx context.Context, uri string, p []byte, off, wantT
 	}
 	last := off + int64(len(p)) - 1
 	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, last))
-	resp, err := c.do(req)
+	resp, err := c.sendOnce(req, c.cfg.StallTimeout)
 	var he *HTTPError
 	if errors.As(err, &he) && he.StatusCode == http.StatusRequestedRangeNotSatisfiable {
 		return 0, true, nil // off is at or past the end
@@ -225,7 +243,7 @@ func (c *Client) readRange(ctx context.Context, uri string, p []byte, off, wantT
 	}
 	defer resp.Body.Close()
 	broken := func(format string, a ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrServer, uri, fmt.Sprintf(format, a...))
+		return &transient{err: fmt.Errorf("%w: %s: %s", ErrServer, uri, fmt.Sprintf(format, a...))}
 	}
 	switch resp.StatusCode {
 	case http.StatusPartialContent:
@@ -286,7 +304,7 @@ func (c *Client) readRange(ctx context.Context, uri string, p []byte, off, wantT
 			return m, false, c.bodyError(ctx, uri, err, m, want)
 		}
 	}
-	return 0, false, broken("unexpected status %d for a ranged GET", resp.StatusCode)
+	return 0, false, fmt.Errorf("%w: %s: unexpected status %d for a ranged GET", ErrServer, uri, resp.StatusCode)
 }
 
 // readFull is io.ReadFull without turning a clean EOF into
@@ -303,86 +321,205 @@ func readFull(r io.Reader, p []byte) (int, error) {
 	return n, nil
 }
 
-// bodyError classifies a body that stopped early.
+// bodyError classifies a body that stopped early: transient, unless the
+// caller's ctx ended.
 func (c *Client) bodyError(ctx context.Context, uri string, err error, got int, want int64) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("mast: %s: %w", uri, ctx.Err())
 	}
+	if errors.Is(err, retry.ErrStalled) {
+		return &transient{err: fmt.Errorf("%w: %s: body stalled after %d of %d bytes: %w", ErrServer, uri, got, want, err)}
+	}
 	if err == nil || err == io.EOF {
 		err = io.ErrUnexpectedEOF
 	}
-	return fmt.Errorf("%w: %s: body ended after %d of %d bytes: %s", ErrServer, uri, got, want, c.scrub(err.Error()))
+	return &transient{err: fmt.Errorf("%w: %s: body ended after %d of %d bytes: %s", ErrServer, uri, got, want, c.scrub(err.Error()))}
 }
-
-// errStalled is the cancel cause when an Open stream makes no progress.
-var errStalled = errors.New("stalled")
 
 // Open streams a whole product (for products without a Content-Length,
-// or a full download). Config.Timeout bounds the wait for the response
-// and then every wait for more bytes, not the whole transfer. A length
-// mismatch or broken chunked stream reads as an ErrServer error.
+// or a full download). Config.Timeout and Config.StallTimeout (the shorter
+// one) bound the wait for the response and then every wait for more bytes,
+// not the whole transfer. A failed attempt is retried as long as no byte
+// was handed to the caller; after that, the transfer resumes with a Range
+// from the first byte not yet delivered, when the product's length is
+// known and unchanged (a different length or ETag is ErrChanged). A length
+// mismatch or broken chunked stream that cannot be resumed reads as an
+// ErrServer error.
 func (c *Client) Open(ctx context.Context, uri string) (io.ReadCloser, error) {
-	ctx, cancel := context.WithCancelCause(ctx)
-	s := &stream{ctx: ctx, cancel: cancel, timeout: c.cfg.Timeout, c: c, uri: uri}
-	if s.timeout > 0 {
-		s.timer = time.AfterFunc(s.timeout, func() { cancel(errStalled) })
+	ctx, cancel := context.WithCancel(ctx)
+	s := &stream{ctx: ctx, cancel: cancel, c: c, uri: uri, stall: c.openStall(), total: -1}
+	if err := s.connect(); err != nil {
+		cancel()
+		return nil, err
 	}
-	req, err := c.downloadRequest(ctx, http.MethodGet, uri)
-	if err == nil {
-		var resp *http.Response
-		resp, err = c.do(req)
-		if err == nil {
-			s.body = resp.Body
-			return s, nil
-		}
-	}
-	s.stop()
-	if errors.Is(context.Cause(ctx), errStalled) {
-		return nil, fmt.Errorf("%w: %s: no response within %v", ErrServer, uri, c.cfg.Timeout)
-	}
-	return nil, err
+	return s, nil
 }
 
-// stream is the body of Open with a stall timer.
+// openStall is the shorter of Timeout and StallTimeout (0: neither).
+func (c *Client) openStall() time.Duration {
+	t, st := c.cfg.Timeout, c.cfg.StallTimeout
+	switch {
+	case t > 0 && st > 0:
+		return min(t, st)
+	case t > 0:
+		return t
+	case st > 0:
+		return st
+	}
+	return 0
+}
+
+// stream is the body of Open, resumed after failures.
 type stream struct {
-	ctx     context.Context
-	cancel  context.CancelCauseFunc
-	timer   *time.Timer
-	timeout time.Duration
-	c       *Client
-	uri     string
-	body    io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelFunc
+	c      *Client
+	uri    string
+	stall  time.Duration
+
+	body     io.ReadCloser // nil between attempts
+	pos      int64         // bytes handed to the caller
+	total    int64         // length of the first answer, -1 unknown
+	etag     string        // ETag of the first answer
+	opened   bool          // a first answer was accepted
+	failures int           // consecutive failures without progress
+}
+
+// connect starts (or resumes at s.pos) the transfer, with retries.
+func (s *stream) connect() error {
+	for {
+		err := s.try()
+		if err == nil {
+			return nil
+		}
+		ok, after := isTransient(err)
+		if !ok || s.ctx.Err() != nil || s.failures+1 >= s.c.cfg.Retries {
+			return unmark(err)
+		}
+		if err := s.c.backoff(s.ctx, s.failures, after, "GET "+s.c.DownloadURL(s.uri), unmark(err)); err != nil {
+			return err
+		}
+		s.failures++
+	}
+}
+
+// try is one attempt of connect.
+func (s *stream) try() error {
+	req, err := s.c.downloadRequest(s.ctx, http.MethodGet, s.uri)
+	if err != nil {
+		return err
+	}
+	if s.pos > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", s.pos))
+	}
+	resp, err := s.c.sendOnce(req, s.stall)
+	if err != nil {
+		if s.pos == 0 {
+			return s.noResponse(err)
+		}
+		return err
+	}
+	fail := func(err error) error {
+		resp.Body.Close()
+		return err
+	}
+	changed := func(format string, a ...any) error {
+		return fail(fmt.Errorf("%w: %s: %s", ErrChanged, s.uri, fmt.Sprintf(format, a...)))
+	}
+	etag := resp.Header.Get("ETag")
+	if s.opened && s.etag != "" && etag != "" && etag != s.etag {
+		return changed("ETag now %s, was %s", etag, s.etag)
+	}
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && s.pos > 0:
+		cr, err := parseContentRange(resp.Header.Get("Content-Range"))
+		if err != nil || cr.first != s.pos {
+			return fail(&transient{err: fmt.Errorf("%w: %s: resuming at %d, got Content-Range %q", ErrServer, s.uri, s.pos, resp.Header.Get("Content-Range"))})
+		}
+		if s.total >= 0 && cr.total >= 0 && cr.total != s.total {
+			return changed("now %d bytes, was %d", cr.total, s.total)
+		}
+		if cr.total < 0 || cr.last != cr.total-1 {
+			// A shorter part than asked would end the stream early.
+			return fail(fmt.Errorf("%w: %s: cannot resume: partial answer %q", ErrServer, s.uri, resp.Header.Get("Content-Range")))
+		}
+	case resp.StatusCode == http.StatusOK:
+		if s.opened && s.total >= 0 && resp.ContentLength >= 0 && resp.ContentLength != s.total {
+			return changed("now %d bytes, was %d", resp.ContentLength, s.total)
+		}
+		if s.pos > 0 {
+			// Range ignored: the whole product again. Only bytes of the
+			// same length can be skipped to the resume point.
+			if s.total < 0 || resp.ContentLength != s.total {
+				return fail(fmt.Errorf("%w: %s: cannot resume at byte %d: the archive gives no length", ErrServer, s.uri, s.pos))
+			}
+			if k, err := io.CopyN(io.Discard, resp.Body, s.pos); k < s.pos {
+				return fail(s.c.bodyError(s.ctx, s.uri, err, int(k), s.pos))
+			}
+		}
+		if !s.opened {
+			s.total, s.etag = resp.ContentLength, etag
+		}
+	default:
+		return fail(fmt.Errorf("%w: %s: unexpected status %d", ErrServer, s.uri, resp.StatusCode))
+	}
+	s.opened = true
+	s.body = resp.Body
+	return nil
+}
+
+// noResponse names a header wait that hit the stall timeout.
+func (s *stream) noResponse(err error) error {
+	if ok, _ := isTransient(err); ok && strings.Contains(err.Error(), "no response within") {
+		return &transient{err: fmt.Errorf("%w: %s: no response within %v", ErrServer, s.uri, s.stall)}
+	}
+	return err
 }
 
 func (s *stream) Read(p []byte) (int, error) {
-	n, err := s.body.Read(p)
-	if n > 0 && s.timer != nil {
-		s.timer.Reset(s.timeout)
+	for {
+		if s.body == nil {
+			if err := s.connect(); err != nil {
+				return 0, err
+			}
+		}
+		n, err := s.body.Read(p)
+		s.pos += int64(n)
+		if n > 0 {
+			s.failures = 0
+		}
+		if err == nil || err == io.EOF {
+			return n, err
+		}
+		if n > 0 {
+			return n, nil // the body repeats its error on the next Read
+		}
+		switch {
+		case s.ctx.Err() != nil:
+			return 0, fmt.Errorf("mast: %s: %w", s.uri, s.ctx.Err())
+		case errors.Is(err, retry.ErrStalled):
+			err = fmt.Errorf("%w: %s: no data for %v: %w", ErrServer, s.uri, s.stall, retry.ErrStalled)
+		default:
+			err = fmt.Errorf("%w: %s: %s", ErrServer, s.uri, s.c.scrub(err.Error()))
+		}
+		s.body.Close()
+		s.body = nil
+		if s.failures+1 >= s.c.cfg.Retries {
+			return 0, err
+		}
+		if berr := s.c.backoff(s.ctx, s.failures, 0, "GET "+s.c.DownloadURL(s.uri), err); berr != nil {
+			return 0, berr
+		}
+		s.failures++
 	}
-	if err == nil || err == io.EOF {
-		return n, err
-	}
-	switch {
-	case errors.Is(context.Cause(s.ctx), errStalled):
-		err = fmt.Errorf("%w: %s: no data for %v", ErrServer, s.uri, s.timeout)
-	case s.ctx.Err() != nil:
-		err = fmt.Errorf("mast: %s: %w", s.uri, context.Cause(s.ctx))
-	default:
-		err = fmt.Errorf("%w: %s: %s", ErrServer, s.uri, s.c.scrub(err.Error()))
-	}
-	return n, err
 }
 
 func (s *stream) Close() error {
-	s.stop()
-	return s.body.Close()
-}
-
-func (s *stream) stop() {
-	if s.timer != nil {
-		s.timer.Stop()
+	s.cancel()
+	if s.body != nil {
+		return s.body.Close()
 	}
-	s.cancel(nil)
+	return nil
 }
 
 // BundleScript asks MAST for a curl script that downloads the given
@@ -401,9 +538,5 @@ func (c *Client) BundleScript(ctx context.Context, uris []string) ([]byte, error
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	return c.readBody(ctx, resp)
+	return c.fetch(req)
 }

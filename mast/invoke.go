@@ -257,9 +257,5 @@ func (c *Client) postPortal(ctx context.Context, path string, body io.Reader) ([
 		return nil, err
 	}
 	portalHeaders(req)
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	return c.readBody(ctx, resp)
+	return c.fetch(req)
 }

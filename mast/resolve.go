@@ -138,11 +138,7 @@ func (c *Client) getJSON(ctx context.Context, u string) ([]byte, error) {
 		return nil, err
 	}
 	portalHeaders(req)
-	resp, err := c.do(req)
-	if err != nil {
-		return nil, err
-	}
-	return c.readBody(ctx, resp)
+	return c.fetch(req)
 }
 
 func withQuery(base, q string) string {

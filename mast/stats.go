@@ -22,6 +22,10 @@ type Stats struct {
 	Errors map[string]int64
 	// DownloadBytes is the product bytes received from Download/file.
 	DownloadBytes int64
+	// Retries counts attempts made after a failed one (a retried request
+	// is counted again in Requests, its failure in Errors), Open's
+	// resumptions included.
+	Retries int64
 }
 
 // Stats returns a snapshot of the counters. It never contains the token.
@@ -32,6 +36,7 @@ func (c *Client) Stats() Stats {
 		Requests:      maps.Clone(c.stats.requests),
 		Errors:        maps.Clone(c.stats.errors),
 		DownloadBytes: c.stats.downloadBytes.Load(),
+		Retries:       c.stats.retries.Load(),
 	}
 }
 
@@ -41,6 +46,7 @@ type clientStats struct {
 	requests      map[string]int64
 	errors        map[string]int64
 	downloadBytes atomic.Int64
+	retries       atomic.Int64
 }
 
 // serviceKey carries the invoke service name to do, which sees only the
