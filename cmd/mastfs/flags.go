@@ -31,7 +31,8 @@ func sharedFlags() []cli.Flag {
 		&cli.StringFlag{Name: "s3-bucket", EnvVars: []string{"MASTFS_S3_BUCKET"}, Value: defaultBucket, Usage: "public bucket with MAST data"},
 		&cli.StringFlag{Name: "s3-region", EnvVars: []string{"MASTFS_S3_REGION"}, Value: defaultRegion, Usage: "S3 region"},
 		&cli.StringFlag{Name: "cloud", EnvVars: []string{"MASTFS_CLOUD"}, Value: "auto", Usage: "auto (S3 first for products held in the cloud), off, or only (hide products not in the cloud)"},
-		&cli.StringFlag{Name: "token", EnvVars: []string{"MAST_API_TOKEN"}, Usage: "MAST API token for exclusive-access data (prefer the environment variable)"},
+		&cli.StringFlag{Name: "token", EnvVars: []string{"MAST_API_TOKEN"}, Usage: "MAST API token for exclusive-access data; on the command line it is visible in ps (a warning is logged), so prefer MAST_API_TOKEN or --token-file"},
+		&cli.StringFlag{Name: "token-file", EnvVars: []string{"MASTFS_TOKEN_FILE"}, TakesFile: true, Usage: "read the MAST API token from `PATH` (surrounding whitespace trimmed); the file must not be readable or writable by group or others (chmod 600); not with --token"},
 		&cli.StringFlag{Name: "cache-size", EnvVars: []string{"MASTFS_CACHE_SIZE"}, Value: defaultCacheSize, Usage: "memory for cached and in-flight blocks"},
 		&cli.StringFlag{Name: "block-size", EnvVars: []string{"MASTFS_BLOCK_SIZE"}, Value: defaultBlockSize, Usage: "block size of reads and of the cache"},
 		&cli.DurationFlag{Name: "query-ttl", EnvVars: []string{"MASTFS_QUERY_TTL"}, Value: 10 * time.Minute, Usage: "how long query listings are cached"},
@@ -54,6 +55,9 @@ type config struct {
 	Logger                       *slog.Logger
 	// MetricsAddr is mount's --metrics-addr; empty: no metrics.
 	MetricsAddr string
+	// NonEmpty is mount's --nonempty: mount over a directory that has
+	// entries. The demo leaves it false.
+	NonEmpty bool
 }
 
 func parseConfig(c *cli.Context) (*config, error) {
@@ -64,7 +68,6 @@ func parseConfig(c *cli.Context) (*config, error) {
 		S3Bucket:        c.String("s3-bucket"),
 		Region:          c.String("s3-region"),
 		Cloud:           strings.ToLower(c.String("cloud")),
-		Token:           c.String("token"),
 		QueryTTL:        c.Duration("query-ttl"),
 		MaxObservations: c.Int("max-observations"),
 	}
@@ -74,6 +77,9 @@ func parseConfig(c *cli.Context) (*config, error) {
 		return nil, fmt.Errorf("--cloud must be auto, off or only, not %q", cfg.Cloud)
 	}
 	var err error
+	if cfg.Token, err = resolveToken(c); err != nil {
+		return nil, err
+	}
 	if cfg.CacheSize, err = parseBytes(c.String("cache-size")); err != nil {
 		return nil, fmt.Errorf("--cache-size: %w", err)
 	}
@@ -106,6 +112,10 @@ func parseConfig(c *cli.Context) (*config, error) {
 		cfg.Logger = slog.New(slog.NewJSONHandler(out, opts))
 	default:
 		return nil, fmt.Errorf("--log-format must be text or json, not %q", c.String("log-format"))
+	}
+	warnTokenInArgs(cfg.Logger, os.Args)
+	if cfg.Token != "" && tokenInClear(cfg.MastURL) {
+		cfg.Logger.Warn("the MAST API token will be sent unencrypted: --mast-url is plain http", "mast", cfg.MastURL)
 	}
 	return cfg, nil
 }

@@ -28,7 +28,11 @@ var ignoredOptions = map[string]bool{
 // helperArgs turns `SOURCE MOUNTPOINT [-o opt,opt=val] [-fnsv]` into the
 // arguments of `mastfs mount`: each option name=value becomes
 // --name=value with _ read as - (mast_url=... is --mast-url=...), a bare
-// name a boolean flag (allow_other is --allow-other).
+// name a boolean flag (allow_other is --allow-other, nonempty is
+// --nonempty). nonempty is mastfs's own check, never passed to the kernel.
+// For the token, token_file=PATH (--token-file) keeps it out of fstab,
+// which everyone may read; token=... would also put it in the daemon's
+// argv, and the daemon warns about that.
 func helperArgs(args []string) ([]string, error) {
 	var pos, opts []string
 	for i := 0; i < len(args); i++ {

@@ -32,8 +32,16 @@ grammar, docs/paths.md the details.
 
 SIGINT and SIGTERM unmount and exit 0; SIGHUP drops the query and block
 caches. A dead mount left by a killed mastfs at MOUNTPOINT is cleared first.
+A MOUNTPOINT with entries is refused (exit 1) unless --nonempty is given.
+Files belong to the user running mastfs (mode 0444, directories 0555), and
+only that user may enter the mount unless --allow-other is given.
 --metrics-addr serves Prometheus metrics that agree with .mastfs/stats.json.
 For fstab, link the binary as /sbin/mount.fuse.mastfs (docs/operations.md).
+
+The token for exclusive-access data: MAST_API_TOKEN in the environment, or
+--token-file PATH (a file of mode 0600 or stricter). --token on the command
+line works but is visible to every user in ps; mastfs warns about it.
+Certificates of https URLs are always verified (no flag turns that off).
 
 Examples:
   mastfs mount /mnt/mast &
@@ -41,10 +49,12 @@ Examples:
   ls '/mnt/mast/region/322.49324 12.16683/radius=5arcmin/@mrp/'
   cp /mnt/mast/obsid/2003738726/@extension=fits/* ./
   MAST_API_TOKEN=... mastfs mount --cache-size 4GiB --metrics-addr 127.0.0.1:9101 /mnt/mast
+  mastfs mount --token-file ~/.mast_token /mnt/mast    # chmod 600 ~/.mast_token
   mastfs mount --cloud off --log-format json --log-file /var/log/mastfs.log /mnt/mast
   mount -t fuse.mastfs none /mnt/mast -o allow_other,cache_size=4GiB`,
 		Flags: append(sharedFlags(),
-			&cli.BoolFlag{Name: "allow-other", Usage: "let other users see the mount (needs user_allow_other)"},
+			&cli.BoolFlag{Name: "allow-other", Usage: "let other users (root included) see the mount; off by default, and for a non-root user it needs user_allow_other in /etc/fuse.conf"},
+			&cli.BoolFlag{Name: "nonempty", Usage: "mount over a directory that has entries (they are hidden until the unmount); without it such a mountpoint is refused"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE operation"},
 			&cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"MASTFS_METRICS_ADDR"}, Usage: "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101)"},
 		),
@@ -57,6 +67,7 @@ Examples:
 				return cli.Exit(err.Error(), 2)
 			}
 			cfg.MetricsAddr = c.String("metrics-addr")
+			cfg.NonEmpty = c.Bool("nonempty")
 			return serve(c.Context, cfg, c.Args().First(), c.Bool("allow-other"), c.Bool("debug-fuse"), nil)
 		},
 	}
@@ -82,6 +93,11 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 	} else if cleared {
 		cfg.Logger.Warn("cleared a stale mount left by a mastfs that died", "mountpoint", mountpoint)
 		fmt.Fprintf(os.Stderr, "mastfs: %s held a dead mount from a previous mastfs; cleared it\n", mountpoint)
+	}
+	if !cfg.NonEmpty {
+		if err := checkMountpointEmpty(mountpoint); err != nil {
+			return err
+		}
 	}
 	limitMemory(cfg.CacheSize, cfg.Logger)
 	client := newClient(cfg)
