@@ -119,7 +119,7 @@ func (c *Client) Count(ctx context.Context, q Query) (int64, error) {
 	}
 	v := t.Rows[0][t.Fields[0].Name]
 	s := strings.TrimSpace(ValueString(v))
-	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil && n >= 0 { // a count is never negative
 		return n, nil
 	}
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && f >= 0 && f < 1<<63 {
