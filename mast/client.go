@@ -290,12 +290,18 @@ func replayable(req *http.Request) bool {
 	return req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
 }
 
-// sendOnce sends one attempt of req under its own context. When no
-// answer arrives for stall, the attempt is aborted. The body it returns
-// carries a stall watchdog of the same length and ends the attempt on
-// Close. Errors worth another attempt come marked transient.
+// sendOnce sends one attempt of req under its own context. The body it
+// returns carries a stall watchdog (no byte for stall aborts the attempt)
+// and ends the attempt on Close. For Download/file, the wait for the
+// answer's headers is bounded by stall as well; Portal queries may take
+// long to compute, so only Config.Timeout bounds theirs. Errors worth
+// another attempt come marked transient.
 func (c *Client) sendOnce(req *http.Request, stall time.Duration) (*http.Response, error) {
 	parent := req.Context()
+	headerStall := stall
+	if c.endpoint(req) != "download" {
+		headerStall = 0
+	}
 	actx, cancel := context.WithCancel(parent)
 	r := req.Clone(actx)
 	if req.GetBody != nil && req.Body != nil && req.Body != http.NoBody {
@@ -308,8 +314,8 @@ func (c *Client) sendOnce(req *http.Request, stall time.Duration) (*http.Respons
 	}
 	var timer *time.Timer
 	var stalled atomicBool
-	if stall > 0 {
-		timer = time.AfterFunc(stall, func() { stalled.set(); cancel() })
+	if headerStall > 0 {
+		timer = time.AfterFunc(headerStall, func() { stalled.set(); cancel() })
 	}
 	resp, err := c.send(r, func() error {
 		if parent.Err() != nil {

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mastfs/mastfs/retry"
@@ -377,12 +378,15 @@ type stream struct {
 	uri    string
 	stall  time.Duration
 
-	body     io.ReadCloser // nil between attempts
-	pos      int64         // bytes handed to the caller
-	total    int64         // length of the first answer, -1 unknown
-	etag     string        // ETag of the first answer
-	opened   bool          // a first answer was accepted
-	failures int           // consecutive failures without progress
+	mu     sync.Mutex    // protects body and closed against a concurrent Close
+	body   io.ReadCloser // nil between attempts
+	closed bool
+
+	pos      int64  // bytes handed to the caller
+	total    int64  // length of the first answer, -1 unknown
+	etag     string // ETag of the first answer
+	opened   bool   // a first answer was accepted
+	failures int    // consecutive failures without progress
 }
 
 // connect starts (or resumes at s.pos) the transfer, with retries.
@@ -464,8 +468,32 @@ func (s *stream) try() error {
 		return fail(fmt.Errorf("%w: %s: unexpected status %d", ErrServer, s.uri, resp.StatusCode))
 	}
 	s.opened = true
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		resp.Body.Close()
+		return fmt.Errorf("mast: %s: read after Close", s.uri)
+	}
 	s.body = resp.Body
 	return nil
+}
+
+// current is the body of the attempt in progress, nil between attempts.
+func (s *stream) current() io.ReadCloser {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.body
+}
+
+// drop closes the body of a failed attempt.
+func (s *stream) drop() {
+	s.mu.Lock()
+	b := s.body
+	s.body = nil
+	s.mu.Unlock()
+	if b != nil {
+		b.Close()
+	}
 }
 
 // noResponse names a header wait that hit the stall timeout.
@@ -478,12 +506,16 @@ func (s *stream) noResponse(err error) error {
 
 func (s *stream) Read(p []byte) (int, error) {
 	for {
-		if s.body == nil {
+		body := s.current()
+		if body == nil {
 			if err := s.connect(); err != nil {
 				return 0, err
 			}
+			if body = s.current(); body == nil {
+				return 0, fmt.Errorf("mast: %s: read after Close", s.uri)
+			}
 		}
-		n, err := s.body.Read(p)
+		n, err := body.Read(p)
 		s.pos += int64(n)
 		if n > 0 {
 			s.failures = 0
@@ -502,8 +534,7 @@ func (s *stream) Read(p []byte) (int, error) {
 		default:
 			err = fmt.Errorf("%w: %s: %s", ErrServer, s.uri, s.c.scrub(err.Error()))
 		}
-		s.body.Close()
-		s.body = nil
+		s.drop()
 		if s.failures+1 >= s.c.cfg.Retries {
 			return 0, err
 		}
@@ -514,10 +545,15 @@ func (s *stream) Read(p []byte) (int, error) {
 	}
 }
 
+// Close ends the transfer; it may be called while a Read is blocked.
 func (s *stream) Close() error {
 	s.cancel()
-	if s.body != nil {
-		return s.body.Close()
+	s.mu.Lock()
+	b := s.body
+	s.body, s.closed = nil, true
+	s.mu.Unlock()
+	if b != nil {
+		return b.Close()
 	}
 	return nil
 }
