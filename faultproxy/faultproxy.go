@@ -30,6 +30,8 @@
 //     its bug, not the proxy's.
 //   - Count is consumed when a fault is chosen, so "the first N matching
 //     requests fail" holds whatever the request turns out to be.
+//   - Clients talk HTTP/1.1 to the proxy (hijacking needs it); the backend
+//     may be anything net/http reaches.
 //   - Stats count injected faults by kind; Requests counts every request
 //     the proxy received, so a test can assert how many retries it took.
 package faultproxy

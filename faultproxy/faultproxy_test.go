@@ -145,6 +145,14 @@ func TestResetMidBody(t *testing.T) {
 	if p.Stats()[ResetMidBody] != 1 {
 		t.Errorf("stats %v", p.Stats())
 	}
+	// CutAt < 0: headers only, then the reset; only GETs (Method).
+	p.SetRules(Rule{Fault: ResetMidBody, CutAt: -1, Match: Method(http.MethodGet)})
+	if resp, b, err := get(t, c, p.URL()+"/obj", ""); err == nil || resp.StatusCode != 200 || len(b) != 0 {
+		t.Errorf("CutAt -1: %d bytes, %v", len(b), err)
+	}
+	if resp, err := c.Head(p.URL() + "/obj"); err != nil || resp.ContentLength != 10000 {
+		t.Errorf("HEAD not matched: %v", err)
+	}
 }
 
 func TestTruncate(t *testing.T) {
