@@ -64,7 +64,9 @@ func fastRetries(cfg mast.Config) mast.Config {
 		cfg.RetryCap = 5 * time.Millisecond
 	}
 	if cfg.StallTimeout == 0 {
-		cfg.StallTimeout = 300 * time.Millisecond
+		// Long enough that a loaded test machine does not stall by
+		// itself; the stall tests set their own.
+		cfg.StallTimeout = 5 * time.Second
 	}
 	if cfg.Token == "" {
 		cfg.Token = faultToken
@@ -271,7 +273,7 @@ func TestStallDetected(t *testing.T) {
 	if el := time.Since(start); el < 200*time.Millisecond || el > 10*time.Second {
 		t.Errorf("stall resolved after %v", el)
 	}
-	if e.c.Stats().Retries != 1 {
+	if e.c.Stats().Retries < 1 {
 		t.Errorf("%d retries", e.c.Stats().Retries)
 	}
 
@@ -521,7 +523,7 @@ func TestOpenResumeRefusesChangedETag(t *testing.T) {
 func TestRandomFaultsNeverWrongBytes(t *testing.T) {
 	kinds := append(faultproxy.BodyFaults(), faultproxy.Status500Burst, faultproxy.Status503Burst,
 		faultproxy.TooManyRequests, faultproxy.SlowDown, faultproxy.Down, faultproxy.Stall)
-	e := faulty(t, mastemu.Options{}, mast.Config{StallTimeout: 100 * time.Millisecond},
+	e := faulty(t, mastemu.Options{}, mast.Config{StallTimeout: 300 * time.Millisecond},
 		faultproxy.RandomMix(0.05, kinds...))
 	var wg sync.WaitGroup
 	var failed atomic.Int32
