@@ -194,3 +194,178 @@ func TestInflightBudgetNeverExceeded(t *testing.T) {
 		t.Fatalf("in-flight bytes peaked at %d, budget for in-flight is %d", peak.Load(), max)
 	}
 }
+
+// spanObject serves data, counting Fetch and FetchBlocks calls; a span
+// breaks off after breakAfter buffers when breakAfter >= 0.
+func spanObject(data []byte, bs int, fetches, spans *atomic.Int64, breakAfter int) Object {
+	obj := testObject(data, fetches, nil)
+	obj.FetchBlocks = func(ctx context.Context, off int64, bufs [][]byte, filled func(int)) error {
+		spans.Add(1)
+		for i, b := range bufs {
+			if i == breakAfter {
+				copy(b, bytes.Repeat([]byte{0xEE}, len(b))) // garbage that must not be served
+				return errors.New("connection reset")
+			}
+			copy(b, data[off:])
+			off += int64(len(b))
+			filled(i)
+		}
+		return nil
+	}
+	return obj
+}
+
+func TestPrefetchRangeUsesOneRequestPerSpan(t *testing.T) {
+	const bs = 64 << 10
+	data := make([]byte, 20*bs+100)
+	rand.New(rand.NewSource(3)).Read(data)
+	var fetches, spans atomic.Int64
+	c, _ := New(Config{MaxBytes: 128 * bs, BlockSize: bs, SpanBytes: 8 * bs})
+	defer c.Close()
+	obj := spanObject(data, bs, &fetches, &spans, -1)
+	if got := c.PrefetchRange(obj, 0, 21); got != 21 {
+		t.Fatalf("started %d blocks, want 21", got)
+	}
+	p := make([]byte, len(data))
+	if n, err := c.ReadAt(context.Background(), obj, p, 0); n != len(data) || err != nil {
+		t.Fatalf("ReadAt: %d %v", n, err)
+	}
+	if !bytes.Equal(p, data) {
+		t.Fatal("wrong bytes after span prefetch")
+	}
+	// 21 blocks in spans of 8: 8 + 8 + 5.
+	if spans.Load() != 3 || fetches.Load() != 0 {
+		t.Fatalf("spans %d, single fetches %d; want 3 and 0", spans.Load(), fetches.Load())
+	}
+}
+
+func TestBrokenSpanIsCompletedBlockByBlock(t *testing.T) {
+	const bs = 64 << 10
+	data := make([]byte, 8*bs)
+	rand.New(rand.NewSource(4)).Read(data)
+	var fetches, spans atomic.Int64
+	c, _ := New(Config{MaxBytes: 64 * bs, BlockSize: bs, SpanBytes: 8 * bs})
+	defer c.Close()
+	obj := spanObject(data, bs, &fetches, &spans, 3)
+	c.PrefetchRange(obj, 0, 8)
+	p := make([]byte, len(data))
+	if n, err := c.ReadAt(context.Background(), obj, p, 0); n != len(data) || err != nil {
+		t.Fatalf("ReadAt: %d %v", n, err)
+	}
+	if !bytes.Equal(p, data) {
+		t.Fatal("a broken span served wrong bytes")
+	}
+	if spans.Load() != 1 || fetches.Load() != 5 {
+		t.Fatalf("spans %d, single fetches %d; want 1 and 5 (blocks 3..7 again)", spans.Load(), fetches.Load())
+	}
+}
+
+func TestReadAtDirectFetchesOnlyTheRange(t *testing.T) {
+	const bs = 64 << 10
+	data := make([]byte, 16*bs)
+	rand.New(rand.NewSource(5)).Read(data)
+	var asked atomic.Int64
+	obj := Object{Key: "d", Size: int64(len(data)), Fetch: func(ctx context.Context, p []byte, off int64) (int, error) {
+		asked.Add(int64(len(p)))
+		return copy(p, data[off:]), nil
+	}}
+	c, _ := New(Config{MaxBytes: 64 * bs, BlockSize: bs})
+	defer c.Close()
+	// Block 2 cached through a normal read.
+	if _, err := c.ReadAt(context.Background(), obj, make([]byte, 10), 2*bs); err != nil {
+		t.Fatal(err)
+	}
+	asked.Store(0)
+	// 4 KiB inside block 5: exactly 4 KiB fetched, nothing cached.
+	p := make([]byte, 4096)
+	off := int64(5*bs + 1000)
+	if n, err := c.ReadAtDirect(context.Background(), obj, p, off); n != len(p) || err != nil {
+		t.Fatalf("ReadAtDirect: %d %v", n, err)
+	}
+	if !bytes.Equal(p, data[off:off+4096]) || asked.Load() != 4096 {
+		t.Fatalf("direct read: bytes ok %v, fetched %d (want 4096)", bytes.Equal(p, data[off:off+4096]), asked.Load())
+	}
+	if b, ok := c.blocks.Get(blockKey("d", 5)); ok && b != nil {
+		t.Fatal("a direct read cached its block")
+	}
+	// A range over blocks 1..3 takes block 2 from the cache.
+	asked.Store(0)
+	p = make([]byte, 2*bs)
+	off = int64(bs + bs/2)
+	if n, err := c.ReadAtDirect(context.Background(), obj, p, off); n != len(p) || err != nil {
+		t.Fatalf("ReadAtDirect: %d %v", n, err)
+	}
+	if !bytes.Equal(p, data[off:off+2*bs]) || asked.Load() != bs {
+		t.Fatalf("direct read over a cached block: bytes ok %v, fetched %d (want %d)", bytes.Equal(p, data[off:off+2*bs]), asked.Load(), bs)
+	}
+}
+
+// TestEvictionNeverRecyclesUnderAReader reads through a cache far smaller
+// than the data from many goroutines, so blocks are evicted and their
+// buffers reused constantly; every read must still see its own bytes.
+func TestEvictionNeverRecyclesUnderAReader(t *testing.T) {
+	const bs = 16 << 10
+	data := make([]byte, 256*bs)
+	rand.New(rand.NewSource(6)).Read(data)
+	var fetches, spans atomic.Int64
+	c, _ := New(Config{MaxBytes: 8 * bs, BlockSize: bs, SpanBytes: 4 * bs})
+	defer c.Close()
+	obj := spanObject(data, bs, &fetches, &spans, -1)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			r := rand.New(rand.NewSource(int64(g)))
+			for i := 0; i < 300; i++ {
+				off := r.Int63n(int64(len(data)))
+				p := make([]byte, 1+r.Intn(3*bs))
+				c.PrefetchRange(obj, off/bs, 4)
+				read := c.ReadAt
+				if i%3 == 0 {
+					read = c.ReadAtDirect
+				}
+				n, err := read(context.Background(), obj, p, off)
+				if err != nil && err != io.EOF {
+					t.Error(err)
+					return
+				}
+				if !bytes.Equal(p[:n], data[off:off+int64(n)]) {
+					bad.Add(1)
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	if bad.Load() != 0 {
+		t.Fatalf("%d reads saw wrong bytes", bad.Load())
+	}
+	st := c.Stats()
+	if st.KeysEvicted == 0 {
+		t.Fatalf("nothing was evicted (%+v): the test did not exercise recycling", st)
+	}
+	if st.ArenaBytes > 8*bs+slabBytes {
+		t.Fatalf("arena mapped %d bytes for a %d-byte cache", st.ArenaBytes, 8*bs)
+	}
+}
+
+func TestClearKeepsServingCorrectBytes(t *testing.T) {
+	const bs = 64 << 10
+	data := make([]byte, 8*bs)
+	rand.New(rand.NewSource(7)).Read(data)
+	var fetches atomic.Int64
+	c, _ := New(Config{MaxBytes: 64 * bs, BlockSize: bs})
+	defer c.Close()
+	obj := testObject(data, &fetches, nil)
+	p := make([]byte, len(data))
+	for round := 0; round < 2; round++ {
+		if _, err := c.ReadAt(context.Background(), obj, p, 0); err != nil || !bytes.Equal(p, data) {
+			t.Fatalf("round %d: %v, bytes ok %v", round, err, bytes.Equal(p, data))
+		}
+		c.Clear()
+	}
+	if fetches.Load() != 16 {
+		t.Fatalf("fetches %d, want 16 (Clear drops every block)", fetches.Load())
+	}
+}

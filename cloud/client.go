@@ -307,11 +307,21 @@ type bodyError struct{ err error }
 func (e *bodyError) Error() string { return e.err.Error() }
 func (e *bodyError) Unwrap() error { return e.err }
 
-// readRange does one ranged GET into p. Nothing is copied into p unless the
-// answer is exactly the bytes at off. eof reports that the object ends at
-// off+n.
-func (c *Client) readRange(ctx context.Context, key, etag string, p []byte, off int64) (n int, eof bool, err error) {
-	last := off + int64(len(p)) - 1
+// rangeBody is the validated answer to one ranged GET: body yields
+// exactly size bytes that are the object's bytes at the asked offset.
+type rangeBody struct {
+	body  io.ReadCloser
+	size  int64 // bytes the body will give (0: off is at or past the end)
+	total int64 // object size, -1 when unknown
+}
+
+// openRange sends one ranged GET for length bytes at off and checks the
+// answer before anything is read from it: a Content-Range that does not
+// start at off or runs past the request, a length that disagrees with it,
+// or another ETag are errors, never shifted bytes. A 200 (a server that
+// ignores Range) is the whole object: the body is skipped to off.
+func (c *Client) openRange(ctx context.Context, key, etag string, off, length int64) (rangeBody, error) {
+	last := off + length - 1
 	rng := fmt.Sprintf("bytes=%d-%d", off, last)
 	c.gets.Add(1)
 	in := &s3.GetObjectInput{Bucket: aws.String(c.bucket), Key: aws.String(key), Range: aws.String(rng)}
@@ -322,68 +332,134 @@ func (c *Client) readRange(ctx context.Context, key, etag string, p []byte, off 
 	if err != nil {
 		switch statusOf(err) {
 		case http.StatusRequestedRangeNotSatisfiable:
-			return 0, true, nil // off is at or past the end
+			return rangeBody{body: http.NoBody, total: -1}, nil // off is at or past the end
 		case http.StatusPreconditionFailed:
-			return 0, false, fmt.Errorf("%w: s3://%s/%s: ETag is no longer %s", mast.ErrChanged, c.bucket, key, etag)
+			return rangeBody{}, fmt.Errorf("%w: s3://%s/%s: ETag is no longer %s", mast.ErrChanged, c.bucket, key, etag)
 		}
-		return 0, false, c.classify(ctx, "GET", key, err)
+		return rangeBody{}, c.classify(ctx, "GET", key, err)
 	}
-	defer out.Body.Close()
+	fail := func(err error) (rangeBody, error) {
+		out.Body.Close()
+		return rangeBody{}, err
+	}
 	if got := aws.ToString(out.ETag); etag != "" && got != "" && !sameETag(got, etag) {
-		return 0, false, fmt.Errorf("%w: s3://%s/%s: ETag %s, was %s", mast.ErrChanged, c.bucket, key, got, etag)
+		return fail(fmt.Errorf("%w: s3://%s/%s: ETag %s, was %s", mast.ErrChanged, c.bucket, key, got, etag))
 	}
 	broken := func(format string, a ...any) error {
 		return fmt.Errorf("%w: GET s3://%s/%s %s: %s", ErrS3, c.bucket, key, rng, fmt.Sprintf(format, a...))
 	}
-	length := int64(-1)
+	contentLength := int64(-1)
 	if out.ContentLength != nil {
-		length = *out.ContentLength
+		contentLength = *out.ContentLength
 	}
 	var size, total int64
 	if cr := aws.ToString(out.ContentRange); cr != "" {
 		f, l, t, perr := parseContentRange(cr)
 		if perr != nil {
-			return 0, false, broken("%v", perr)
+			return fail(broken("%v", perr))
 		}
 		if f != off || l > last {
-			return 0, false, broken("got Content-Range %q", cr)
+			return fail(broken("got Content-Range %q", cr))
 		}
 		size, total = l-f+1, t
-		if length >= 0 && length != size {
-			return 0, false, broken("Content-Length %d does not match Content-Range %q", length, cr)
+		if contentLength >= 0 && contentLength != size {
+			return fail(broken("Content-Length %d does not match Content-Range %q", contentLength, cr))
 		}
 	} else {
 		// No Content-Range: only a 200 (a server that ignores Range) is
 		// the whole object.
 		if code := rawStatus(out.ResultMetadata); code != http.StatusOK {
-			return 0, false, broken("HTTP %d without Content-Range", code)
+			return fail(broken("HTTP %d without Content-Range", code))
 		}
-		if length < 0 {
-			return 0, false, broken("neither Content-Range nor Content-Length")
+		if contentLength < 0 {
+			return fail(broken("neither Content-Range nor Content-Length"))
 		}
-		total = length
+		total = contentLength
 		if off >= total {
-			return 0, true, nil
+			out.Body.Close()
+			return rangeBody{body: http.NoBody, total: total}, nil
 		}
 		if _, err := io.CopyN(io.Discard, out.Body, off); err != nil {
-			return 0, false, &bodyError{broken("skipping to the offset: %v", err)}
+			return fail(&bodyError{broken("skipping to the offset: %v", err)})
 		}
-		size = min(int64(len(p)), total-off)
+		size = min(length, total-off)
 	}
-	// Every check is done: the body is the bytes at off. A body that breaks
-	// off reports n = 0 (p is scratch then, as io.ReaderAt allows).
-	got, rerr := io.ReadFull(out.Body, p[:size])
+	return rangeBody{body: out.Body, size: size, total: total}, nil
+}
+
+// readBody fills p from rb, which must hold len(p) bytes.
+func (c *Client) readBody(ctx context.Context, key string, rb rangeBody, p []byte, off int64) error {
+	got, rerr := io.ReadFull(rb.body, p)
 	c.bytes.Add(int64(got))
-	if int64(got) < size {
+	if got < len(p) {
 		if rerr == nil || rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
 			rerr = io.ErrUnexpectedEOF
 		}
 		if ctxErr := ctx.Err(); ctxErr != nil {
-			return 0, false, fmt.Errorf("GET s3://%s/%s: %w", c.bucket, key, ctxErr)
+			return fmt.Errorf("GET s3://%s/%s: %w", c.bucket, key, ctxErr)
 		}
-		return 0, false, &bodyError{broken("body ended after %d of %d bytes: %v", got, size, rerr)}
+		return &bodyError{fmt.Errorf("%w: GET s3://%s/%s at %d: body ended after %d of %d bytes: %v",
+			ErrS3, c.bucket, key, off, got, len(p), rerr)}
 	}
-	return int(size), total >= 0 && off+size == total, nil
+	return nil
+}
+
+// readRange does one ranged GET into p. Nothing is copied into p unless the
+// answer is exactly the bytes at off. eof reports that the object ends at
+// off+n.
+func (c *Client) readRange(ctx context.Context, key, etag string, p []byte, off int64) (n int, eof bool, err error) {
+	rb, err := c.openRange(ctx, key, etag, off, int64(len(p)))
+	if err != nil {
+		return 0, false, err
+	}
+	defer rb.body.Close()
+	if rb.size == 0 {
+		return 0, true, nil
+	}
+	// A body that breaks off reports n = 0 (p is scratch then, as
+	// io.ReaderAt allows).
+	if err := c.readBody(ctx, key, rb, p[:rb.size], off); err != nil {
+		return 0, false, err
+	}
+	return int(rb.size), rb.total >= 0 && off+rb.size == rb.total, nil
+}
+
+// ReadBlocks fills consecutive buffers (bufs[i] holds the bytes at off
+// plus the lengths of bufs[:i]) with one ranged GET of one version (etag,
+// "" any), calling filled(i) as soon as bufs[i] is complete. Every buffer
+// must lie within the object. On error, buffers from the first unfilled
+// one on hold no promised bytes; the caller fetches them again.
+func (c *Client) ReadBlocks(ctx context.Context, key, etag string, off int64, bufs [][]byte, filled func(i int)) error {
+	var length int64
+	for _, b := range bufs {
+		length += int64(len(b))
+	}
+	if off < 0 || length == 0 {
+		return fmt.Errorf("cloud: ReadBlocks s3://%s/%s: bad range %d+%d", c.bucket, key, off, length)
+	}
+	ctx, cancel := c.withTimeout(ctx)
+	defer cancel()
+	rb, err := c.openRange(ctx, key, etag, off, length)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) && !errors.Is(err, mast.ErrChanged) {
+			c.errs.Add(1)
+		}
+		return err
+	}
+	defer rb.body.Close()
+	if rb.size != length {
+		c.errs.Add(1)
+		return fmt.Errorf("%w: s3://%s/%s: %d bytes at %d, asked for %d", ErrS3, c.bucket, key, rb.size, off, length)
+	}
+	for i, b := range bufs {
+		if err := c.readBody(ctx, key, rb, b, off); err != nil {
+			c.errs.Add(1)
+			return err
+		}
+		off += int64(len(b))
+		filled(i)
+	}
+	return nil
 }
 
 // sameETag compares ETags as S3 sends them, with or without quotes and a

@@ -113,6 +113,57 @@ func (s *Source) ReadAtVersion(ctx context.Context, uri string, p []byte, off, s
 	return s.mast.ReadAtSize(ctx, uri, p, off, size)
 }
 
+// ReadBlocks fills consecutive buffers of one version of uri (see
+// Client.ReadBlocks) with one S3 request when the product is in the bucket,
+// calling filled(i) as each is complete. Products that are not are read
+// from MAST one buffer at a time. A failed S3 request is not retried here:
+// the caller fetches the unfilled buffers again, and those reads go to MAST
+// (the product is avoided for AvoidFor).
+func (s *Source) ReadBlocks(ctx context.Context, uri string, off, size int64, etag string, bufs [][]byte, filled func(i int)) error {
+	loc, ok := s.s3Location(ctx, uri, size)
+	if ok && etag != "" && loc.ETag != "" && !sameETag(loc.ETag, etag) {
+		// Another version now: per-block reads give the ESTALE error.
+		return fmt.Errorf("%w: %s: s3://%s/%s is now ETag %s, was %s", mast.ErrChanged, uri, s.s3.Bucket(), loc.Key, loc.ETag, etag)
+	}
+	if ok {
+		err := s.s3.ReadBlocks(ctx, loc.Key, etag, off, bufs, filled)
+		switch {
+		case err == nil:
+			s.s3Reads.Add(1)
+			return nil
+		case errors.Is(err, mast.ErrChanged):
+			s.loc.Forget(uri)
+			return err
+		case ctx.Err() == nil:
+			s.fallbacks.Add(1)
+			s.setAvoid(uri)
+			s.log.Warn("cloud: S3 read failed, reading from MAST", "uri", uri, "key", loc.Key, "off", off, "err", err)
+		}
+		return err
+	}
+	for i, b := range bufs {
+		if _, err := s.mast.ReadAtSize(ctx, uri, b, off, size); err != nil {
+			return err
+		}
+		off += int64(len(b))
+		filled(i)
+	}
+	return nil
+}
+
+// s3Location is where uri, of size bytes (-1 any), is in the bucket;
+// false when it should be read from MAST.
+func (s *Source) s3Location(ctx context.Context, uri string, size int64) (Location, bool) {
+	if s.avoided(uri) {
+		return Location{}, false
+	}
+	loc, found := s.location(ctx, uri)
+	if !found || size >= 0 && loc.Size != size {
+		return Location{}, false
+	}
+	return loc, true
+}
+
 // readS3 tries the bucket. ok is false when the read should go to MAST.
 func (s *Source) readS3(ctx context.Context, uri string, p []byte, off, size int64) (n int, ok bool, err error) {
 	return s.readS3Version(ctx, uri, p, off, size, "")

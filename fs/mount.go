@@ -118,6 +118,9 @@ func Mount(mountpoint string, opts Options) (*fuse.Server, *Root, error) {
 			AllowOther:    opts.AllowOther,
 			Debug:         opts.DebugFUSE,
 			MaxBackground: 64,
+			// Reads answer with block slices (pinnedResult), never file
+			// descriptors: splicing could only fail, once per READ.
+			DisableSplice: true,
 			// 1 MiB READs (go-fuse sets max_read = MaxWrite) and kernel
 			// readahead up to 1 MiB; our own prefetch goes further.
 			MaxWrite:     1 << 20,

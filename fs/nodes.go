@@ -335,6 +335,9 @@ type productHandle struct {
 	// etag is the object version this open reads ("" when unknown);
 	// every block it reads is of that version.
 	etag string
+	// pageCacheless: opened with O_DIRECT, so the kernel keeps none of
+	// what it reads and the block cache must keep streamed blocks.
+	pageCacheless bool
 }
 
 func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -347,7 +350,8 @@ func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, 
 		// cache may survive across opens, unless the object's version changed
 		// or the caller asked for O_DIRECT (versions.go).
 		etag, keep := f.openVersion(ctx)
-		return &productHandle{etag: etag}, openFlags(flags, keep), 0
+		h := &productHandle{etag: etag, pageCacheless: flags&syscall.O_DIRECT != 0}
+		return h, openFlags(flags, keep), 0
 	}
 	ls, err := f.m.learn(ctx, f.p)
 	if err != nil {
@@ -381,32 +385,80 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 	if h, ok := fh.(*productHandle); ok {
 		etag = h.etag
 	}
-	obj := cache.Object{
-		Key:  blockIdentity(f.p.URI, size, etag),
-		Size: size,
-		Fetch: func(ctx context.Context, p []byte, off int64) (int, error) {
-			if vs, ok := f.m.source.(versionedSource); ok && etag != "" {
-				return vs.ReadAtVersion(ctx, f.p.URI, p, off, size, etag)
-			}
-			if sr, ok := f.m.source.(sizedReader); ok {
-				return sr.ReadAtSize(ctx, f.p.URI, p, off, size)
-			}
-			return f.m.source.ReadAt(ctx, f.p.URI, p, off)
-		},
-	}
+	obj := f.m.cacheObject(f.p.URI, size, etag)
+	mode := cache.Cached
 	if h, ok := fh.(*productHandle); ok {
 		bs := int64(f.m.blocks.BlockSize())
-		first, count := h.ra.observe(off, int64(len(dest)), bs, size)
-		for b := first; b < first+count; b++ {
-			f.m.blocks.Prefetch(obj, b)
+		first, count, random := h.ra.observe(off, int64(len(dest)), bs, size)
+		switch {
+		case random:
+			mode = cache.Direct
+		case count > 0:
+			if !h.pageCacheless {
+				mode = cache.Streaming
+			}
+			f.m.blocks.PrefetchRange(obj, first, count)
 		}
 	}
-	n, err := f.m.blocks.ReadAt(ctx, obj, dest, off)
+	pin, err := f.m.blocks.Pin(ctx, obj, dest, off, mode)
 	if err != nil && err != io.EOF {
+		pin.Release()
 		f.m.log.Warn("read failed", "uri", f.p.URI, "off", off, "len", len(dest), "err", err)
 		return nil, toErrno(err)
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return pinnedResult{pin}, 0
+}
+
+// pinnedResult hands the cached blocks of a read to go-fuse, which writes
+// them to the kernel with one writev (the Slices method) and then calls
+// Done: the bytes are never copied in user space, and the blocks cannot be
+// recycled before the kernel has them.
+type pinnedResult struct{ pin *cache.Pinned }
+
+var _ fuse.ReadResult = pinnedResult{}
+
+func (r pinnedResult) Size() int { return r.pin.Len }
+
+func (r pinnedResult) Done() { r.pin.Release() }
+
+func (r pinnedResult) Slices() ([][]byte, fuse.Status) { return r.pin.Slices, fuse.OK }
+
+func (r pinnedResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	buf = buf[:0]
+	for _, s := range r.pin.Slices {
+		buf = append(buf, s...)
+	}
+	return buf, fuse.OK
+}
+
+// cacheObject is the product uri of size bytes (version etag, "" when
+// unknown) as the block cache reads it.
+func (m *mountState) cacheObject(uri string, size int64, etag string) cache.Object {
+	obj := cache.Object{
+		Key:  blockIdentity(uri, size, etag),
+		Size: size,
+		Fetch: func(ctx context.Context, p []byte, off int64) (int, error) {
+			if vs, ok := m.source.(versionedSource); ok && etag != "" {
+				return vs.ReadAtVersion(ctx, uri, p, off, size, etag)
+			}
+			if sr, ok := m.source.(sizedReader); ok {
+				return sr.ReadAtSize(ctx, uri, p, off, size)
+			}
+			return m.source.ReadAt(ctx, uri, p, off)
+		},
+	}
+	if br, ok := m.source.(blockReader); ok {
+		obj.FetchBlocks = func(ctx context.Context, off int64, bufs [][]byte, filled func(int)) error {
+			return br.ReadBlocks(ctx, uri, off, size, etag, bufs, filled)
+		}
+	}
+	return obj
+}
+
+// blockReader is a Source that fills several consecutive blocks with one
+// request (cloud.Source: one ranged S3 GET per prefetch span).
+type blockReader interface {
+	ReadBlocks(ctx context.Context, uri string, off, size int64, etag string, bufs [][]byte, filled func(i int)) error
 }
 
 func (f *productFile) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {

@@ -25,8 +25,10 @@ type readahead struct {
 }
 
 // observe records a read of n bytes at off and returns the first block and
-// the number of blocks to prefetch (count 0: none).
-func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64) {
+// the number of blocks to prefetch (count 0: none). random reports a read
+// that does not continue the previous one (nor starts the file): it is
+// served without caching whole blocks (cache.ReadAtDirect).
+func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64, random bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	near := r.started && off >= r.next-2*blockSize && off <= r.next+2*blockSize
@@ -36,12 +38,12 @@ func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64) 
 	}
 	if !near && off != 0 {
 		r.seq, r.window, r.run = 0, 0, 0
-		return 0, 0
+		return 0, 0, true
 	}
 	r.seq++
 	r.run += n
 	if r.seq < readaheadStartAfter {
-		return 0, 0
+		return 0, 0, false
 	}
 	switch {
 	case r.window == 0:
@@ -57,8 +59,8 @@ func (r *readahead) observe(off, n, blockSize, size int64) (first, count int64) 
 	first = (off + n + blockSize - 1) / blockSize
 	last := (size - 1) / blockSize
 	if first > last {
-		return 0, 0
+		return 0, 0, false
 	}
 	count = min(r.window, last-first+1)
-	return first, count
+	return first, count, false
 }
