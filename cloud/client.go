@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	awsretry "github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go/logging"
@@ -25,14 +26,25 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/mastfs/mastfs/mast"
+	"github.com/mastfs/mastfs/retry"
 )
 
 // Defaults of Config.
 const (
-	DefaultBucket  = "stpubdata"
-	DefaultRegion  = "us-east-1"
-	DefaultTimeout = 2 * time.Minute
+	DefaultBucket           = "stpubdata"
+	DefaultRegion           = "us-east-1"
+	DefaultTimeout          = 2 * time.Minute
+	DefaultRetryMaxAttempts = 3
+	DefaultRetryBase        = 100 * time.Millisecond
+	DefaultRetryCap         = 5 * time.Second
+	DefaultMaxRetryAfter    = 30 * time.Second
+	DefaultStallTimeout     = 30 * time.Second
 )
+
+// throttleBase is the first backoff ceiling after a throttling answer
+// (429, SlowDown) without Retry-After, as the SDK's own retryer does; it is
+// capped by Config.RetryCap.
+const throttleBase = time.Second
 
 // Config configures a Client.
 type Config struct {
@@ -47,9 +59,29 @@ type Config struct {
 	// HTTPClient replaces the transport built here (TLS verification on,
 	// AWS_CA_BUNDLE honoured). Tests may use it; it must verify TLS too.
 	HTTPClient aws.HTTPClient
-	// RetryMaxAttempts is the SDK's attempts per request (default 3).
+	// RetryMaxAttempts bounds the attempts, the first included (default
+	// DefaultRetryMaxAttempts), twice over: the SDK's attempts per request
+	// (5xx, 429, SlowDown, transport errors, no headers within
+	// StallTimeout), and ReadAt's and ReadBlocks's requests for a range
+	// whose answer was broken (a body that broke off, stalled or was short,
+	// a Content-Range that does not match the request). All requests are
+	// GET or HEAD, so every retry is safe.
 	RetryMaxAttempts int
-	Logger           *slog.Logger
+	// RetryBase and RetryCap shape the backoff before a retry: full jitter
+	// in [0, min(RetryCap, RetryBase·2^n)) (defaults DefaultRetryBase and
+	// DefaultRetryCap). Throttling answers (429, SlowDown) start from 1s
+	// instead, capped by RetryCap.
+	RetryBase, RetryCap time.Duration
+	// MaxRetryAfter caps how long a server's Retry-After (a floor on the
+	// backoff) can make a retry wait (default DefaultMaxRetryAfter). The
+	// caller's context and Timeout bound the wait as well.
+	MaxRetryAfter time.Duration
+	// StallTimeout aborts a request attempt when no answer headers, or no
+	// byte of its body while one is being read, arrive for that long; the
+	// attempt is then retried (default DefaultStallTimeout, negative
+	// disables it).
+	StallTimeout time.Duration
+	Logger       *slog.Logger
 }
 
 // Sentinel errors. Errors of Head and ReadAt wrap one of them (or a
@@ -84,19 +116,27 @@ func (e *NotFoundError) Is(target error) bool {
 // Stats are a Client's counters.
 type Stats struct {
 	Heads  int64 // HeadObject calls
-	Gets   int64 // GetObject calls (ranged reads, retries included)
-	Bytes  int64 // body bytes read by ReadAt
-	Errors int64 // calls that failed (not-found excluded)
+	Gets   int64 // GetObject calls (ranged reads; SDK retries are not counted here)
+	Bytes  int64 // body bytes read by ReadAt and ReadBlocks
+	Errors int64 // calls that failed (not-found and changed objects excluded)
+	// Retries counts requests sent again: the SDK's retries of failed
+	// requests and the GETs repeated after a broken answer.
+	Retries int64
+	// Stalls counts request attempts aborted because no headers or no body
+	// bytes arrived for StallTimeout.
+	Stalls int64
 }
 
 // Client is an anonymous S3 client for one bucket.
 type Client struct {
-	s3      *s3.Client
-	bucket  string
-	timeout time.Duration
-	log     *slog.Logger
+	s3       *s3.Client
+	bucket   string
+	timeout  time.Duration
+	attempts int          // per range, for broken answers
+	policy   retry.Policy // backoff between those attempts
+	log      *slog.Logger
 
-	heads, gets, bytes, errs atomic.Int64
+	heads, gets, bytes, errs, retries, stalls atomic.Int64
 }
 
 // New builds a Client. It reads no AWS configuration: the only part of the
@@ -112,7 +152,19 @@ func New(cfg Config) (*Client, error) {
 		cfg.Timeout = DefaultTimeout
 	}
 	if cfg.RetryMaxAttempts <= 0 {
-		cfg.RetryMaxAttempts = 3
+		cfg.RetryMaxAttempts = DefaultRetryMaxAttempts
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = DefaultRetryBase
+	}
+	if cfg.RetryCap <= 0 {
+		cfg.RetryCap = max(DefaultRetryCap, cfg.RetryBase)
+	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
+	if cfg.StallTimeout == 0 {
+		cfg.StallTimeout = DefaultStallTimeout
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -124,25 +176,147 @@ func New(cfg Config) (*Client, error) {
 			return nil, err
 		}
 	}
+	c := &Client{
+		bucket:   cfg.Bucket,
+		timeout:  cfg.Timeout,
+		attempts: cfg.RetryMaxAttempts,
+		policy: retry.Policy{Attempts: cfg.RetryMaxAttempts, Base: cfg.RetryBase, Cap: cfg.RetryCap,
+			MaxRetryAfter: cfg.MaxRetryAfter},
+		log: cfg.Logger,
+	}
+	if cfg.StallTimeout > 0 {
+		hc = &attemptClient{next: hc, stall: cfg.StallTimeout, stalls: &c.stalls}
+	}
+	delayer := &backoff{policy: c.policy, throttle: awsretry.IsErrorThrottles(awsretry.DefaultThrottles),
+		retries: &c.retries, log: cfg.Logger}
+	retryer := awsretry.NewStandard(func(o *awsretry.StandardOptions) {
+		o.MaxAttempts = cfg.RetryMaxAttempts
+		o.MaxBackoff = cfg.RetryCap
+		o.Backoff = delayer
+	})
 	awsCfg := aws.Config{
 		Region:                     cfg.Region,
 		Credentials:                aws.AnonymousCredentials{},
 		HTTPClient:                 hc,
-		RetryMaxAttempts:           cfg.RetryMaxAttempts,
+		Retryer:                    func() aws.Retryer { return retryer },
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 		Logger:                     logging.Nop{},
 	}
 	endpoint := strings.TrimRight(cfg.Endpoint, "/")
-	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+	c.s3 = s3.NewFromConfig(awsCfg, func(o *s3.Options) {
 		// Set again on the client: nothing may replace them.
 		o.Credentials = aws.AnonymousCredentials{}
+		o.Retryer = retryer
+		o.RetryMaxAttempts = 0 // no wrapper that would replace the backoff
 		if endpoint != "" {
 			o.BaseEndpoint = aws.String(endpoint)
 			o.UsePathStyle = true
 		}
 	})
-	return &Client{s3: client, bucket: cfg.Bucket, timeout: cfg.Timeout, log: cfg.Logger}, nil
+	return c, nil
+}
+
+// backoff is the SDK retryer's delay: the jittered backoff of policy
+// (from throttleBase after a throttling answer), raised to the answer's
+// Retry-After capped at policy.MaxRetryAfter. The SDK sleeps it under the
+// request's context. It counts the retries: the SDK asks for a delay once
+// per retry it makes.
+type backoff struct {
+	policy   retry.Policy
+	throttle awsretry.IsErrorThrottle
+	retries  *atomic.Int64
+	log      *slog.Logger
+}
+
+func (b *backoff) BackoffDelay(attempt int, err error) (time.Duration, error) {
+	b.retries.Add(1)
+	d := b.delay(attempt-1, err)
+	b.log.Debug("cloud: retrying S3 request", "attempt", attempt+1, "delay", d, "err", err)
+	return d, nil
+}
+
+// delay before retry number n (0 for the first) after err.
+func (b *backoff) delay(n int, err error) time.Duration {
+	p := b.policy
+	if b.throttle != nil && b.throttle.IsErrorThrottle(err).Bool() {
+		p.Base = max(p.Base, min(throttleBase, p.Cap))
+	}
+	return p.Delay(n, retryAfterOf(err, time.Now()))
+}
+
+// retryAfterOf is the Retry-After of the HTTP answer behind err, 0 if none.
+func retryAfterOf(err error, now time.Time) time.Duration {
+	var re *awshttp.ResponseError
+	if !errors.As(err, &re) || re.ResponseError == nil || re.Response == nil || re.Response.Response == nil {
+		return 0
+	}
+	return retry.RetryAfter(re.Response.Header, now)
+}
+
+// attemptClient gives every request attempt its own context, so that a
+// silent server costs one attempt, not the whole call: the wait for the
+// answer's headers is bounded by stall (a *stallError, which the SDK
+// retries), and the body carries a stall watchdog that cancels the
+// attempt when no byte arrives for stall while it is being read. The
+// attempt's context ends when the body is closed. The caller's context is
+// never cancelled here.
+type attemptClient struct {
+	next   aws.HTTPClient
+	stall  time.Duration
+	stalls *atomic.Int64
+}
+
+func (c *attemptClient) Do(req *http.Request) (*http.Response, error) {
+	parent := req.Context()
+	actx, cancel := context.WithCancel(parent)
+	var fired atomic.Bool
+	timer := time.AfterFunc(c.stall, func() { fired.Store(true); cancel() })
+	resp, err := c.next.Do(req.WithContext(actx))
+	stopped := timer.Stop()
+	if err == nil && !stopped {
+		// The headers came as the timer fired: the body is cut off.
+		resp.Body.Close()
+		err = context.Canceled
+	}
+	if err != nil {
+		cancel()
+		if fired.Load() && parent.Err() == nil {
+			c.stalls.Add(1)
+			return nil, &stallError{fmt.Errorf("%s %s: no answer within %v: %w", req.Method, req.URL.Redacted(), c.stall, retry.ErrStalled)}
+		}
+		return resp, err
+	}
+	body := &attemptBody{cancel: cancel, stalls: c.stalls}
+	body.StallReader = retry.NewStallReader(resp.Body, c.stall, body.abort)
+	resp.Body = body
+	return resp, nil
+}
+
+// stallError is an attempt that got no answer in time; the SDK retries it.
+type stallError struct{ err error }
+
+func (e *stallError) Error() string        { return e.err.Error() }
+func (e *stallError) Unwrap() error        { return e.err }
+func (e *stallError) RetryableError() bool { return true }
+
+// attemptBody is a body under a stall watchdog that ends its attempt's
+// context on Close and on a stall.
+type attemptBody struct {
+	*retry.StallReader
+	cancel context.CancelFunc
+	stalls *atomic.Int64
+}
+
+func (b *attemptBody) abort() {
+	b.stalls.Add(1)
+	b.cancel()
+}
+
+func (b *attemptBody) Close() error {
+	err := b.StallReader.Close()
+	b.cancel()
+	return err
 }
 
 // newHTTPClient is the SDK's buildable client (which supports transport
@@ -179,7 +353,8 @@ func (c *Client) Bucket() string { return c.bucket }
 
 // Stats returns the client's counters.
 func (c *Client) Stats() Stats {
-	return Stats{Heads: c.heads.Load(), Gets: c.gets.Load(), Bytes: c.bytes.Load(), Errors: c.errs.Load()}
+	return Stats{Heads: c.heads.Load(), Gets: c.gets.Load(), Bytes: c.bytes.Load(), Errors: c.errs.Load(),
+		Retries: c.retries.Load(), Stalls: c.stalls.Load()}
 }
 
 func (c *Client) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -224,6 +399,11 @@ func (c *Client) classify(ctx context.Context, op, key string, err error) error 
 	if ctxErr := ctx.Err(); ctxErr != nil {
 		return fmt.Errorf("%s s3://%s/%s: %w", op, c.bucket, key, ctxErr)
 	}
+	if se := (*stallError)(nil); errors.As(err, &se) {
+		// Not the SDK's error, which may hold the attempt's cancelled
+		// context: the stall, which wraps retry.ErrStalled.
+		return fmt.Errorf("%w: %s s3://%s/%s: %w", ErrS3, op, c.bucket, key, se)
+	}
 	return fmt.Errorf("%w: %s s3://%s/%s: %v", ErrS3, op, c.bucket, key, err)
 }
 
@@ -234,10 +414,6 @@ func statusOf(err error) int {
 	}
 	return 0
 }
-
-// bodyAttempts is how often a ranged GET whose body breaks off is tried
-// (the SDK retries failed requests, not failed bodies).
-const bodyAttempts = 3
 
 // ReadAt reads len(p) bytes of an object starting at off with ranged
 // GETs. It follows io.ReaderAt: n < len(p) comes with an error, io.EOF
@@ -252,7 +428,14 @@ func (c *Client) ReadAt(ctx context.Context, key string, p []byte, off int64) (i
 // empty, every GET carries If-Match: etag and an answer with another ETag
 // is refused, so a replaced object gives an error wrapping mast.ErrChanged
 // (HTTP 412, or a server that ignores If-Match and answers with a different
-// ETag), never bytes of the new version.
+// ETag), never bytes of the new version. With etag empty, the ETag of the
+// first answer is asked for by the later GETs of the call (a short answer,
+// a retry), so one call never splices two versions either.
+//
+// A broken answer (a body that breaks off, stalls or is short, a
+// Content-Range that does not match) is asked again, up to
+// Config.RetryMaxAttempts times with backoff; then it is an ErrS3 error
+// (wrapping retry.ErrStalled for a stall).
 func (c *Client) ReadAtETag(ctx context.Context, key, etag string, p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, fmt.Errorf("cloud: ReadAt s3://%s/%s: negative offset %d", c.bucket, key, off)
@@ -270,17 +453,20 @@ func (c *Client) ReadAtETag(ctx context.Context, key, etag string, p []byte, off
 			err error
 		)
 		for attempt := 1; ; attempt++ {
-			m, eof, err = c.readRange(ctx, key, etag, p[n:], off+int64(n))
-			var be *bodyError
-			if err == nil || !errors.As(err, &be) || attempt == bodyAttempts || ctx.Err() != nil {
+			var got string
+			m, eof, got, err = c.readRange(ctx, key, etag, p[n:], off+int64(n))
+			if err == nil {
+				if etag == "" {
+					etag = got
+				}
 				break
 			}
-			c.log.Debug("cloud: retrying broken read", "key", key, "off", off+int64(n), "err", err)
+			if !c.retryBroken(ctx, key, off+int64(n), attempt, err) {
+				break
+			}
 		}
 		if err != nil {
-			if !errors.Is(err, ErrNotFound) && !errors.Is(err, mast.ErrChanged) {
-				c.errs.Add(1)
-			}
+			c.countErr(err)
 			return n, err
 		}
 		n += m
@@ -300,7 +486,33 @@ func (c *Client) ReadAtETag(ctx context.Context, key, etag string, p []byte, off
 	return n, nil
 }
 
-// bodyError is a body that broke off or was shorter than announced; the
+// countErr counts a failed call; a missing or replaced object is an
+// answer, not a failure.
+func (c *Client) countErr(err error) {
+	if !errors.Is(err, ErrNotFound) && !errors.Is(err, mast.ErrChanged) {
+		c.errs.Add(1)
+	}
+}
+
+// retryBroken decides whether a GET that failed with err on its attempt
+// (1 for the first) is sent again, and waits the backoff if so. Only
+// broken answers are: the SDK has already retried failed requests.
+func (c *Client) retryBroken(ctx context.Context, key string, off int64, attempt int, err error) bool {
+	var be *bodyError
+	if !errors.As(err, &be) || attempt >= c.attempts || ctx.Err() != nil {
+		return false
+	}
+	d := c.policy.Backoff(attempt - 1)
+	c.log.Debug("cloud: retrying broken read", "key", key, "off", off, "attempt", attempt+1, "delay", d, "err", err)
+	if retry.Sleep(ctx, d) != nil {
+		return false
+	}
+	c.retries.Add(1)
+	return true
+}
+
+// bodyError is a broken answer: a body that broke off, stalled or was
+// shorter than announced, or headers that do not match the request. The
 // read is worth another attempt.
 type bodyError struct{ err error }
 
@@ -311,15 +523,17 @@ func (e *bodyError) Unwrap() error { return e.err }
 // exactly size bytes that are the object's bytes at the asked offset.
 type rangeBody struct {
 	body  io.ReadCloser
-	size  int64 // bytes the body will give (0: off is at or past the end)
-	total int64 // object size, -1 when unknown
+	size  int64  // bytes the body will give (0: off is at or past the end)
+	total int64  // object size, -1 when unknown
+	etag  string // the answer's ETag, "" if none
 }
 
 // openRange sends one ranged GET for length bytes at off and checks the
 // answer before anything is read from it: a Content-Range that does not
-// start at off or runs past the request, a length that disagrees with it,
-// or another ETag are errors, never shifted bytes. A 200 (a server that
-// ignores Range) is the whole object: the body is skipped to off.
+// start at off or runs past the request, or a length that disagrees with
+// it, is a *bodyError; another ETag is mast.ErrChanged; never shifted
+// bytes. A 200 (a server that ignores Range) is the whole object: the body
+// is skipped to off.
 func (c *Client) openRange(ctx context.Context, key, etag string, off, length int64) (rangeBody, error) {
 	last := off + length - 1
 	rng := fmt.Sprintf("bytes=%d-%d", off, last)
@@ -342,11 +556,12 @@ func (c *Client) openRange(ctx context.Context, key, etag string, off, length in
 		out.Body.Close()
 		return rangeBody{}, err
 	}
-	if got := aws.ToString(out.ETag); etag != "" && got != "" && !sameETag(got, etag) {
+	got := aws.ToString(out.ETag)
+	if etag != "" && got != "" && !sameETag(got, etag) {
 		return fail(fmt.Errorf("%w: s3://%s/%s: ETag %s, was %s", mast.ErrChanged, c.bucket, key, got, etag))
 	}
 	broken := func(format string, a ...any) error {
-		return fmt.Errorf("%w: GET s3://%s/%s %s: %s", ErrS3, c.bucket, key, rng, fmt.Sprintf(format, a...))
+		return &bodyError{fmt.Errorf("%w: GET s3://%s/%s %s: "+format, append([]any{ErrS3, c.bucket, key, rng}, a...)...)}
 	}
 	contentLength := int64(-1)
 	if out.ContentLength != nil {
@@ -377,14 +592,27 @@ func (c *Client) openRange(ctx context.Context, key, etag string, off, length in
 		total = contentLength
 		if off >= total {
 			out.Body.Close()
-			return rangeBody{body: http.NoBody, total: total}, nil
+			return rangeBody{body: http.NoBody, total: total, etag: got}, nil
 		}
 		if _, err := io.CopyN(io.Discard, out.Body, off); err != nil {
-			return fail(&bodyError{broken("skipping to the offset: %v", err)})
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return fail(fmt.Errorf("GET s3://%s/%s: %w", c.bucket, key, ctxErr))
+			}
+			return fail(broken("skipping to the offset: %w", stalledOr(err)))
 		}
 		size = min(length, total-off)
 	}
-	return rangeBody{body: out.Body, size: size, total: total}, nil
+	return rangeBody{body: out.Body, size: size, total: total, etag: got}, nil
+}
+
+// stalledOr keeps a stall visible (errors.Is retry.ErrStalled) and hides
+// any other body error's chain (which may hold the attempt's cancelled
+// context) behind its text.
+func stalledOr(err error) error {
+	if errors.Is(err, retry.ErrStalled) {
+		return err
+	}
+	return errors.New(err.Error())
 }
 
 // readBody fills p from rb, which must hold len(p) bytes.
@@ -398,37 +626,40 @@ func (c *Client) readBody(ctx context.Context, key string, rb rangeBody, p []byt
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return fmt.Errorf("GET s3://%s/%s: %w", c.bucket, key, ctxErr)
 		}
-		return &bodyError{fmt.Errorf("%w: GET s3://%s/%s at %d: body ended after %d of %d bytes: %v",
-			ErrS3, c.bucket, key, off, got, len(p), rerr)}
+		return &bodyError{fmt.Errorf("%w: GET s3://%s/%s at %d: body ended after %d of %d bytes: %w",
+			ErrS3, c.bucket, key, off, got, len(p), stalledOr(rerr))}
 	}
 	return nil
 }
 
 // readRange does one ranged GET into p. Nothing is copied into p unless the
 // answer is exactly the bytes at off. eof reports that the object ends at
-// off+n.
-func (c *Client) readRange(ctx context.Context, key, etag string, p []byte, off int64) (n int, eof bool, err error) {
+// off+n; etag is the answer's.
+func (c *Client) readRange(ctx context.Context, key, etag string, p []byte, off int64) (n int, eof bool, got string, err error) {
 	rb, err := c.openRange(ctx, key, etag, off, int64(len(p)))
 	if err != nil {
-		return 0, false, err
+		return 0, false, "", err
 	}
 	defer rb.body.Close()
 	if rb.size == 0 {
-		return 0, true, nil
+		return 0, true, rb.etag, nil
 	}
 	// A body that breaks off reports n = 0 (p is scratch then, as
 	// io.ReaderAt allows).
 	if err := c.readBody(ctx, key, rb, p[:rb.size], off); err != nil {
-		return 0, false, err
+		return 0, false, "", err
 	}
-	return int(rb.size), rb.total >= 0 && off+rb.size == rb.total, nil
+	return int(rb.size), rb.total >= 0 && off+rb.size == rb.total, rb.etag, nil
 }
 
 // ReadBlocks fills consecutive buffers (bufs[i] holds the bytes at off
 // plus the lengths of bufs[:i]) with one ranged GET of one version (etag,
 // "" any), calling filled(i) as soon as bufs[i] is complete. Every buffer
-// must lie within the object. On error, buffers from the first unfilled
-// one on hold no promised bytes; the caller fetches them again.
+// must lie within the object. A broken answer is resumed from the first
+// unfilled buffer, up to Config.RetryMaxAttempts GETs in all, with the
+// version of the first answer (If-Match), so the buffers are never of two
+// versions. On error, buffers from the first unfilled one on hold no
+// promised bytes; the caller fetches them again.
 func (c *Client) ReadBlocks(ctx context.Context, key, etag string, off int64, bufs [][]byte, filled func(i int)) error {
 	var length int64
 	for _, b := range bufs {
@@ -439,24 +670,49 @@ func (c *Client) ReadBlocks(ctx context.Context, key, etag string, off int64, bu
 	}
 	ctx, cancel := c.withTimeout(ctx)
 	defer cancel()
-	rb, err := c.openRange(ctx, key, etag, off, length)
-	if err != nil {
-		if !errors.Is(err, ErrNotFound) && !errors.Is(err, mast.ErrChanged) {
-			c.errs.Add(1)
+	next := 0 // the first unfilled buffer
+	for attempt := 1; ; attempt++ {
+		start := off
+		for _, b := range bufs[:next] {
+			start += int64(len(b))
 		}
+		err := c.readBlocks(ctx, key, &etag, start, bufs, &next, filled)
+		if err == nil {
+			return nil
+		}
+		if !c.retryBroken(ctx, key, start, attempt, err) {
+			c.countErr(err)
+			return err
+		}
+	}
+}
+
+// readBlocks is one GET of bufs[*next:] at off, advancing *next past each
+// buffer filled. An empty *etag is set to the answer's.
+func (c *Client) readBlocks(ctx context.Context, key string, etag *string, off int64, bufs [][]byte, next *int, filled func(i int)) error {
+	var length int64
+	for _, b := range bufs[*next:] {
+		length += int64(len(b))
+	}
+	rb, err := c.openRange(ctx, key, *etag, off, length)
+	if err != nil {
 		return err
 	}
 	defer rb.body.Close()
 	if rb.size != length {
-		c.errs.Add(1)
 		return fmt.Errorf("%w: s3://%s/%s: %d bytes at %d, asked for %d", ErrS3, c.bucket, key, rb.size, off, length)
 	}
-	for i, b := range bufs {
+	if *etag == "" {
+		*etag = rb.etag
+	}
+	for *next < len(bufs) {
+		i := *next
+		b := bufs[i]
 		if err := c.readBody(ctx, key, rb, b, off); err != nil {
-			c.errs.Add(1)
 			return err
 		}
 		off += int64(len(b))
+		*next = i + 1
 		filled(i)
 	}
 	return nil

@@ -116,8 +116,9 @@ func (s *Source) ReadAtVersion(ctx context.Context, uri string, p []byte, off, s
 // ReadBlocks fills consecutive buffers of one version of uri (see
 // Client.ReadBlocks) with one S3 request when the product is in the bucket,
 // calling filled(i) as each is complete. Products that are not are read
-// from MAST one buffer at a time. A failed S3 request is not retried here:
-// the caller fetches the unfilled buffers again, and those reads go to MAST
+// from MAST one buffer at a time. The client retries and resumes broken
+// answers; a read that fails after that does not fall back here: the
+// caller fetches the unfilled buffers again, and those reads go to MAST
 // (the product is avoided for AvoidFor).
 func (s *Source) ReadBlocks(ctx context.Context, uri string, off, size int64, etag string, bufs [][]byte, filled func(i int)) error {
 	loc, ok := s.s3Location(ctx, uri, size)
@@ -261,6 +262,8 @@ func (s *Source) Head(ctx context.Context, uri string) (mast.ObjectInfo, error) 
 
 // Counters is the source's traffic for .mastfs/stats.json: S3 requests by
 // operation, S3 errors and product bytes read from the bucket.
+// "s3.retries" (requests sent again) and "s3.stalls" (attempts aborted by
+// the stall watchdog) ride along in requests.
 func (s *Source) Counters() (requests map[string]int64, errors int64, bytes int64) {
 	cs := s.s3.Stats()
 	st := s.Stats()
@@ -269,5 +272,7 @@ func (s *Source) Counters() (requests map[string]int64, errors int64, bytes int6
 		"s3.GetObject":    cs.Gets,
 		"s3.fallbacks":    st.Fallbacks,
 		"s3.reads_served": st.S3Reads,
+		"s3.retries":      cs.Retries,
+		"s3.stalls":       cs.Stalls,
 	}, cs.Errors, cs.Bytes
 }
