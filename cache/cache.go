@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -360,7 +361,7 @@ func (c *Cache) lookup(ctx context.Context, obj Object, idx int64) (*block, erro
 func (c *Cache) fetchDirect(ctx context.Context, obj Object, p []byte, off int64) error {
 	c.directReads.Add(1)
 	c.fetches.Add(1)
-	n, err := obj.Fetch(ctx, p, off)
+	n, err := guard(func() (int, error) { return obj.Fetch(ctx, p, off) })
 	if err == nil && n != len(p) {
 		err = fmt.Errorf("cache: short fetch: %d of %d bytes: %w", n, len(p), io.ErrUnexpectedEOF)
 	}
@@ -518,7 +519,7 @@ func (c *Cache) fetchOne(key string, obj Object, idx int64, cl *call, length int
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.FetchTimeout)
 	defer cancel()
 	b := c.newBlock(length)
-	n, err := obj.Fetch(ctx, b.data, idx*int64(c.cfg.BlockSize))
+	n, err := guard(func() (int, error) { return obj.Fetch(ctx, b.data, idx*int64(c.cfg.BlockSize)) })
 	if err == nil && int64(n) != length {
 		err = fmt.Errorf("cache: short fetch: %d of %d bytes: %w", n, length, io.ErrUnexpectedEOF)
 	}
@@ -552,12 +553,14 @@ func (c *Cache) startRun(obj Object, run []int64) {
 			bufs[i] = blks[i].data
 		}
 		next := 0
-		err := obj.FetchBlocks(ctx, run[0]*int64(c.cfg.BlockSize), bufs, func(i int) {
-			if i != next {
-				return // out of order: not a contract FetchBlocks keeps
-			}
-			c.publish(keys[i], calls[i], blks[i], nil)
-			next++
+		_, err := guard(func() (int, error) {
+			return 0, obj.FetchBlocks(ctx, run[0]*int64(c.cfg.BlockSize), bufs, func(i int) {
+				if i != next {
+					return // out of order: not a contract FetchBlocks keeps
+				}
+				c.publish(keys[i], calls[i], blks[i], nil)
+				next++
+			})
 		})
 		if err != nil {
 			c.fetchErrors.Add(1)
@@ -601,6 +604,20 @@ func (c *Cache) publish(key string, cl *call, b *block, err error) {
 	c.mu.Unlock()
 	b.unref() // the fetcher's
 	c.budget.release(length)
+}
+
+// ErrPanic wraps a panic in a fetch function: background fetches run on
+// their own goroutines, where a panic would take the whole mount down.
+var ErrPanic = errors.New("cache: fetch panicked")
+
+// guard runs fetch, turning a panic into an error wrapping ErrPanic.
+func guard(fetch func() (int, error)) (n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			n, err = 0, fmt.Errorf("%w: %v\n%s", ErrPanic, r, debug.Stack())
+		}
+	}()
+	return fetch()
 }
 
 // budget is a counting semaphore over bytes.

@@ -44,7 +44,10 @@ type testS3 struct {
 // gofakes3 (bytes from Catalog.Open) and builds the mount's cloud client,
 // locator (path_lookup through the archive client, HEADs to this S3) and
 // S3-first source.
-func startS3(t testing.TB, cat *mastemu.Catalog, keep func(key, uri string) bool, client *mast.Client, logger *slog.Logger) *testS3 {
+// startS3 serves the kept cloud objects from gofakes3; front, when set,
+// is given the server's URL and returns the one the client uses (a fault
+// proxy in front of it).
+func startS3(t testing.TB, cat *mastemu.Catalog, keep func(key, uri string) bool, client *mast.Client, logger *slog.Logger, front func(string) string) *testS3 {
 	t.Helper()
 	s := &testS3{Backend: s3mem.New(), Keys: map[string]string{}}
 	if err := s.Backend.CreateBucket(cloud.DefaultBucket); err != nil {
@@ -70,8 +73,11 @@ func startS3(t testing.TB, cat *mastemu.Catalog, keep func(key, uri string) bool
 	hs := httptest.NewServer(gofakes3.New(s.Backend, gofakes3.WithLogger(gofakes3.DiscardLog())).Server())
 	t.Cleanup(hs.Close)
 	s.URL = hs.URL
+	if front != nil {
+		s.URL = front(hs.URL)
+	}
 	var err error
-	s.Client, err = cloud.New(cloud.Config{Endpoint: hs.URL, Logger: logger, Timeout: 30 * time.Second})
+	s.Client, err = cloud.New(cloud.Config{Endpoint: s.URL, Logger: logger, Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,9 +2,16 @@ package fs
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 )
+
+// errPanic marks an operation that panicked; it was recovered and the
+// caller gets EIO (see panicked in mount.go).
+var errPanic = errors.New("internal error (recovered panic)")
 
 // flightCache caches values for a TTL and computes each key at most once at a
 // time (single flight). The computation runs on a context detached from the
@@ -67,9 +74,15 @@ func (c *flightCache[V]) get(ctx context.Context, key string, fn func(ctx contex
 		go func() {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 			defer cancel()
+			defer close(f.done)
+			defer func() {
+				// A panic here would end the mount: fail this key instead.
+				if r := recover(); r != nil {
+					f.err = fmt.Errorf("%w: %v\n%s", errPanic, r, debug.Stack())
+				}
+			}()
 			f.val, f.err = fn(fctx)
 			f.expires = time.Now().Add(c.ttl)
-			close(f.done)
 		}()
 	}
 	c.mu.Unlock()

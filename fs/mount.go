@@ -43,11 +43,22 @@ type Options struct {
 	CloudOnly bool
 	// Ops observes the latency of FUSE operations (metrics); nil: none.
 	Ops OpObserver
+	// ReadTimeout bounds one read of product bytes (--read-timeout):
+	// after it the read fails with EIO. Default DefaultReadTimeout.
+	ReadTimeout time.Duration
 }
+
+// DefaultReadTimeout is Options.ReadTimeout's default: long enough for a
+// block over a slow link with retries, short enough that a stalled
+// backend gives a pipeline an error rather than a hang.
+const DefaultReadTimeout = time.Minute
 
 func (o *Options) defaults() {
 	if o.QueryTTL <= 0 {
 		o.QueryTTL = 10 * time.Minute
+	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = DefaultReadTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -85,6 +96,7 @@ func NewRoot(opts Options) (*Root, error) {
 		cloud:       newCloudState(opts.Cloud, opts.CloudBucket),
 		sizes:       map[string]*learnedSize{},
 		ops:         opts.Ops,
+		readTimeout: opts.ReadTimeout,
 	}
 	m.runner = newQueryRunner(opts.Archive, opts.QueryTTL, opts.MaxObservations, opts.Logger)
 	if opts.CloudOnly {
@@ -125,6 +137,9 @@ func Mount(mountpoint string, opts Options) (*fuse.Server, *Root, error) {
 			// readahead up to 1 MiB; our own prefetch goes further.
 			MaxWrite:     1 << 20,
 			MaxReadAhead: 1 << 20,
+			// A panic in a handler fails that operation with EIO, is
+			// logged with its stack, and the mount stays up.
+			PanicHandler: root.m.panicked,
 			// "ro" makes the kernel refuse every write with EROFS.
 			Options: []string{"ro", "default_permissions"},
 		},

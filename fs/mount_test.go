@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mastfs/mastfs/cache"
+	"github.com/mastfs/mastfs/faultproxy"
 	"github.com/mastfs/mastfs/mast"
 	"github.com/mastfs/mastfs/mast/mastemu"
 )
@@ -35,6 +36,17 @@ type mountConfig struct {
 	versitygw bool
 	// cloudOnly mounts with --cloud only (needs s3).
 	cloudOnly bool
+	// faults puts a faultproxy in front of the emulator and (with s3) the
+	// S3 server, seeded with faultSeed, and gives the MAST client short
+	// retry delays and stall timeout so that fault tests run quickly.
+	faults    bool
+	faultSeed int64
+	// readTimeout is --read-timeout (0: the default).
+	readTimeout time.Duration
+	// cacheBytes is --cache-size (0: 64 MiB).
+	cacheBytes int64
+	// wrapCloud, when set, wraps the cloud locator (panic injection).
+	wrapCloud func(CloudLocator) CloudLocator
 }
 
 // mounted is a live mastfs mount over an in-process MAST emulator.
@@ -47,7 +59,9 @@ type mounted struct {
 	Root   *Root
 	HTTP   *httptest.Server
 	S3     *testS3 // nil unless mountConfig.s3
-	logs   *logBuffer
+	// MastFaults and S3Faults are the fault proxies (mountConfig.faults).
+	MastFaults, S3Faults *faultproxy.Proxy
+	logs                 *logBuffer
 }
 
 // requireFUSE skips tests that need a real mount where FUSE is unavailable,
@@ -89,6 +103,13 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 	}
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
+	mastURL := hs.URL
+	var mastFaults, s3Faults *faultproxy.Proxy
+	if cfg.faults {
+		mastFaults = faultproxy.New(hs.URL, cfg.faultSeed)
+		t.Cleanup(mastFaults.Close)
+		mastURL = mastFaults.URL()
+	}
 
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -97,13 +118,20 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 			t.Logf("mount log:\n%s", logs.String())
 		}
 	})
-	client := mast.New(mast.Config{
-		BaseURL:     hs.URL,
-		ResolverURL: hs.URL + "/Santa-war/query",
+	mcfg := mast.Config{
+		BaseURL:     mastURL,
+		ResolverURL: mastURL + "/Santa-war/query",
 		Token:       cfg.token,
 		Logger:      logger,
-	})
-	blocks, err := cache.New(cache.Config{MaxBytes: 64 << 20, BlockSize: cfg.blockSize})
+	}
+	if cfg.faults {
+		mcfg.RetryBase, mcfg.RetryCap, mcfg.StallTimeout = 5*time.Millisecond, 50*time.Millisecond, time.Second
+	}
+	client := mast.New(mcfg)
+	if cfg.cacheBytes == 0 {
+		cfg.cacheBytes = 64 << 20
+	}
+	blocks, err := cache.New(cache.Config{MaxBytes: cfg.cacheBytes, BlockSize: cfg.blockSize})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,9 +143,20 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 		if cfg.versitygw {
 			s3 = startVersityS3(t, cfg.catalog, cfg.s3, client, client, logger)
 		} else {
-			s3 = startS3(t, cfg.catalog, cfg.s3, client, logger)
+			var front func(string) string
+			if cfg.faults {
+				front = func(url string) string {
+					s3Faults = faultproxy.New(url, cfg.faultSeed+1)
+					t.Cleanup(s3Faults.Close)
+					return s3Faults.URL()
+				}
+			}
+			s3 = startS3(t, cfg.catalog, cfg.s3, client, logger, front)
 		}
 		locator, source = s3.Locator, s3.Source
+	}
+	if cfg.wrapCloud != nil && locator != nil {
+		locator = cfg.wrapCloud(locator)
 	}
 	dir := t.TempDir()
 	srv, root, err := Mount(dir, Options{
@@ -130,6 +169,7 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 		Logger:          logger,
 		Cloud:           locator,
 		CloudOnly:       cfg.cloudOnly,
+		ReadTimeout:     cfg.readTimeout,
 	})
 	if err != nil {
 		t.Fatalf("mount: %v", err)
@@ -139,7 +179,8 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 			t.Errorf("unmount: %v", err)
 		}
 	})
-	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, HTTP: hs, S3: s3, logs: logs}
+	return &mounted{Dir: dir, Emu: emu, Cat: cfg.catalog, URL: hs.URL, Client: client, Root: root, HTTP: hs, S3: s3,
+		MastFaults: mastFaults, S3Faults: s3Faults, logs: logs}
 }
 
 // Path joins mount-relative components.

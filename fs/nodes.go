@@ -3,9 +3,11 @@ package fs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -57,6 +59,10 @@ type mountState struct {
 	cloud cloudState
 	// ops observes FUSE operation latency; nil: not observed.
 	ops OpObserver
+	// readTimeout bounds one product read (--read-timeout).
+	readTimeout time.Duration
+	// panics and readTimeouts count recovered panics and timed-out reads.
+	panics, readTimeouts atomic.Int64
 
 	sizesMu sync.Mutex
 	sizes   map[string]*learnedSize // dataURI → size learned from the archive
@@ -400,13 +406,30 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 			f.m.blocks.PrefetchRange(obj, first, count)
 		}
 	}
-	pin, err := f.m.blocks.Pin(ctx, obj, dest, off, mode)
+	rctx, cancel := context.WithTimeoutCause(ctx, f.m.readTimeout, errReadTimeout)
+	defer cancel()
+	pin, err := f.m.blocks.Pin(rctx, obj, dest, off, mode)
 	if err != nil && err != io.EOF {
 		pin.Release()
+		if context.Cause(rctx) == errReadTimeout && ctx.Err() == nil {
+			f.m.readTimeouts.Add(1)
+			err = fmt.Errorf("%w after %v", errReadTimeout, f.m.readTimeout)
+		}
 		f.m.log.Warn("read failed", "uri", f.p.URI, "off", off, "len", len(dest), "err", err)
 		return nil, toErrno(err)
 	}
 	return pinnedResult{pin}, 0
+}
+
+// errReadTimeout ends a read that took longer than --read-timeout (EIO).
+var errReadTimeout = errors.New("read timed out (--read-timeout)")
+
+// panicked is go-fuse's PanicHandler: the operation gets EIO, the panic is
+// logged with its stack, and the mount stays up.
+func (m *mountState) panicked(r any) fuse.Status {
+	m.panics.Add(1)
+	m.log.Error("recovered panic in a FUSE handler; the operation gets EIO", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	return fuse.EIO
 }
 
 // pinnedResult hands the cached blocks of a read to go-fuse, which writes

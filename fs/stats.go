@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -36,10 +37,22 @@ type StatsSnapshot struct {
 		BytesFetched int64 `json:"bytes_fetched"`
 		FetchErrors  int64 `json:"fetch_errors"`
 		MaxBytes     int64 `json:"max_bytes"`
+		// DirectReads are random reads fetched as exactly their range.
+		DirectReads int64 `json:"direct_reads"`
+		// Evicted is blocks evicted to make room; ArenaBytes the memory
+		// mapped for block buffers.
+		Evicted    int64 `json:"evicted"`
+		ArenaBytes int64 `json:"arena_bytes"`
 	} `json:"cache"`
-	// Retries is requests sent again after a failure; the MAST client
-	// does not retry, so it stays 0 until a source does.
+	// Retries is requests sent again after a failure (MAST and S3).
 	Retries int64 `json:"retries"`
+	// Process is the daemon's health: goroutines (flat under steady load),
+	// recovered panics and reads that hit --read-timeout.
+	Process struct {
+		Goroutines   int   `json:"goroutines"`
+		Panics       int64 `json:"panics"`
+		ReadTimeouts int64 `json:"read_timeouts"`
+	} `json:"process"`
 }
 
 // statsText renders the counters, pretty-printed, as of now.
@@ -64,10 +77,15 @@ func (m *mountState) snapshot() StatsSnapshot {
 			s.Errors[k] = v
 		}
 		s.Bytes["mast"] = ms.DownloadBytes
+		s.Retries += ms.Retries
 	}
 	if sc, ok := m.source.(sourceCounters); ok {
 		reqs, errs, bytes := sc.Counters()
 		for k, v := range reqs {
+			if k == "s3.retries" {
+				s.Retries += v
+				continue
+			}
 			s.Requests[k] = v
 		}
 		s.Errors["s3"] = errs
@@ -77,6 +95,9 @@ func (m *mountState) snapshot() StatsSnapshot {
 	s.Cache.Hits, s.Cache.Misses = cs.Hits, cs.Misses
 	s.Cache.BytesCached, s.Cache.BytesFetched = cs.BytesCached, cs.BytesFetched
 	s.Cache.FetchErrors, s.Cache.MaxBytes = cs.FetchErrors, cs.MaxBytesBudget
+	s.Cache.DirectReads, s.Cache.Evicted, s.Cache.ArenaBytes = cs.DirectReads, cs.KeysEvicted, cs.ArenaBytes
+	s.Process.Goroutines = runtime.NumGoroutine()
+	s.Process.Panics, s.Process.ReadTimeouts = m.panics.Load(), m.readTimeouts.Load()
 	return s
 }
 

@@ -58,6 +58,8 @@ type config struct {
 	// NonEmpty is mount's --nonempty: mount over a directory that has
 	// entries. The demo leaves it false.
 	NonEmpty bool
+	// ReadTimeout is mount's --read-timeout (0: the fs default).
+	ReadTimeout time.Duration
 }
 
 func parseConfig(c *cli.Context) (*config, error) {

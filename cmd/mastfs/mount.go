@@ -57,6 +57,7 @@ Examples:
 			&cli.BoolFlag{Name: "nonempty", Usage: "mount over a directory that has entries (they are hidden until the unmount); without it such a mountpoint is refused"},
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE operation"},
 			&cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"MASTFS_METRICS_ADDR"}, Usage: "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101)"},
+			&cli.DurationFlag{Name: "read-timeout", EnvVars: []string{"MASTFS_READ_TIMEOUT"}, Value: mfs.DefaultReadTimeout, Usage: "a read of product bytes that takes longer (backend stalled or failing after retries) fails with EIO"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -68,6 +69,9 @@ Examples:
 			}
 			cfg.MetricsAddr = c.String("metrics-addr")
 			cfg.NonEmpty = c.Bool("nonempty")
+			if cfg.ReadTimeout = c.Duration("read-timeout"); cfg.ReadTimeout <= 0 {
+				return cli.Exit("--read-timeout must be positive", 2)
+			}
 			return serve(c.Context, cfg, c.Args().First(), c.Bool("allow-other"), c.Bool("debug-fuse"), nil)
 		},
 	}
@@ -128,6 +132,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		CloudBucket:     cfg.S3Bucket,
 		CloudOnly:       cfg.Cloud == "only",
 		Ops:             opObserver(ops),
+		ReadTimeout:     cfg.ReadTimeout,
 	})
 	if err != nil {
 		return err
