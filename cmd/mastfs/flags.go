@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/mastfs/mastfs/throttle"
 )
 
 // Defaults point at the real archive; tests and the demo override them.
@@ -60,6 +62,11 @@ type config struct {
 	NonEmpty bool
 	// ReadTimeout is mount's --read-timeout (0: the fs default).
 	ReadTimeout time.Duration
+	// MaxRequests is mount's --max-requests: the cap on backend (MAST and
+	// S3) requests in flight at once (0: throttle.DefaultMax). Every client
+	// built from this configuration shares one limiter (requestLimiter).
+	MaxRequests int
+	limiter     *throttle.Limiter
 }
 
 func parseConfig(c *cli.Context) (*config, error) {

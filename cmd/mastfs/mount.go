@@ -16,6 +16,7 @@ import (
 	"github.com/mastfs/mastfs/cache"
 	mfs "github.com/mastfs/mastfs/fs"
 	"github.com/mastfs/mastfs/mast"
+	"github.com/mastfs/mastfs/throttle"
 )
 
 func mountCommand() *cli.Command {
@@ -36,6 +37,8 @@ A MOUNTPOINT with entries is refused (exit 1) unless --nonempty is given.
 Files belong to the user running mastfs (mode 0444, directories 0555), and
 only that user may enter the mount unless --allow-other is given.
 --metrics-addr serves Prometheus metrics that agree with .mastfs/stats.json.
+--max-requests caps the backend requests in flight, MAST and S3 together
+(default 64); more wait for a slot.
 For fstab, link the binary as /sbin/mount.fuse.mastfs (docs/operations.md).
 
 The token for exclusive-access data: MAST_API_TOKEN in the environment, or
@@ -58,6 +61,7 @@ Examples:
 			&cli.BoolFlag{Name: "debug-fuse", Usage: "log every FUSE operation"},
 			&cli.StringFlag{Name: "metrics-addr", EnvVars: []string{"MASTFS_METRICS_ADDR"}, Usage: "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9101)"},
 			&cli.DurationFlag{Name: "read-timeout", EnvVars: []string{"MASTFS_READ_TIMEOUT"}, Value: mfs.DefaultReadTimeout, Usage: "a read of product bytes that takes longer (backend stalled or failing after retries) fails with EIO"},
+			&cli.IntFlag{Name: "max-requests", EnvVars: []string{"MASTFS_MAX_REQUESTS"}, Value: throttle.DefaultMax, Usage: "most backend requests (MAST and S3 together) in flight at once; a request holds its slot until its answer is read or closed, and further ones wait"},
 		),
 		Action: func(c *cli.Context) error {
 			if c.NArg() != 1 {
@@ -72,18 +76,36 @@ Examples:
 			if cfg.ReadTimeout = c.Duration("read-timeout"); cfg.ReadTimeout <= 0 {
 				return cli.Exit("--read-timeout must be positive", 2)
 			}
+			if cfg.MaxRequests = c.Int("max-requests"); cfg.MaxRequests <= 0 {
+				return cli.Exit("--max-requests must be positive", 2)
+			}
 			return serve(c.Context, cfg, c.Args().First(), c.Bool("allow-other"), c.Bool("debug-fuse"), nil)
 		},
 	}
 }
 
-// newClient builds the archive client of a configuration.
+// requestLimiter is the one limiter of a configuration's backend
+// requests (--max-requests), made on first use: the MAST client
+// (newClient) and the S3 client (newCloud) share it.
+func (cfg *config) requestLimiter() *throttle.Limiter {
+	if cfg.limiter == nil {
+		n := cfg.MaxRequests
+		if n <= 0 {
+			n = throttle.DefaultMax
+		}
+		cfg.limiter = throttle.New(n)
+	}
+	return cfg.limiter
+}
+
+// newClient builds the archive client of a configuration; its requests
+// hold slots of the configuration's request limiter.
 func newClient(cfg *config) *mast.Client {
 	return mast.New(mast.Config{
 		BaseURL:     cfg.MastURL,
 		ResolverURL: cfg.ResolverURL,
 		Token:       cfg.Token,
-		HTTPClient:  &http.Client{Transport: http.DefaultTransport},
+		HTTPClient:  &http.Client{Transport: cfg.requestLimiter().Transport(http.DefaultTransport)},
 		Logger:      cfg.Logger,
 		UserAgent:   "mastfs/" + version(),
 	})
@@ -158,7 +180,9 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 	for {
 		select {
 		case <-done:
-			cfg.Logger.Info("unmounted", "mountpoint", mountpoint)
+			st := cfg.requestLimiter().Stats()
+			cfg.Logger.Info("unmounted", "mountpoint", mountpoint, "max_requests", st.Cap,
+				"requests", st.Acquired, "max_in_flight", st.MaxInFlight, "request_waits", st.Waits)
 			return nil
 		case s := <-sigs:
 			if s == syscall.SIGHUP {
