@@ -116,7 +116,7 @@ func (e *NotFoundError) Is(target error) bool {
 // Stats are a Client's counters.
 type Stats struct {
 	Heads  int64 // HeadObject calls
-	Gets   int64 // GetObject calls (ranged reads; SDK retries are not counted here)
+	Gets   int64 // GetObject calls (ranged GETs, those re-sent after a broken answer included; the SDK's own retries are in Retries)
 	Bytes  int64 // body bytes read by ReadAt and ReadBlocks
 	Errors int64 // calls that failed (not-found and changed objects excluded)
 	// Retries counts requests sent again: the SDK's retries of failed
