@@ -28,22 +28,28 @@ func newCloud(cfg *config, client *mast.Client) (mfs.CloudLocator, mfs.Source, e
 	if cfg.Cloud == "off" {
 		return nil, client, nil
 	}
-	hc, err := s3HTTPClient(os.Getenv("AWS_CA_BUNDLE"))
+	s3, err := newS3(cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	s3, err := cloud.New(cloud.Config{
+	loc := cloud.NewLocator(client, s3, cloud.LocatorOptions{Logger: cfg.Logger})
+	return loc, cloud.NewSource(s3, loc, client, cfg.Logger), nil
+}
+
+// newS3 is the anonymous S3 client of a configuration; its requests hold
+// slots of the configuration's request limiter.
+func newS3(cfg *config) (*cloud.Client, error) {
+	hc, err := s3HTTPClient(os.Getenv("AWS_CA_BUNDLE"))
+	if err != nil {
+		return nil, err
+	}
+	return cloud.New(cloud.Config{
 		Endpoint:   cfg.S3Endpoint,
 		Bucket:     cfg.S3Bucket,
 		Region:     cfg.Region,
 		Logger:     cfg.Logger,
 		HTTPClient: cfg.requestLimiter().Client(hc),
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	loc := cloud.NewLocator(client, s3, cloud.LocatorOptions{Logger: cfg.Logger})
-	return loc, cloud.NewSource(s3, loc, client, cfg.Logger), nil
 }
 
 // s3HTTPClient is the S3 client's transport as cloud.New builds it when
