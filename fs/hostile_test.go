@@ -705,23 +705,18 @@ func FuzzMetadataCSV(f *testing.F) {
 // FuzzProductNames: whatever productFilename and dataURI the archive
 // sends, the files of a listing have distinct names that are one usable
 // path component: not empty, ".", ".." or TOO_MANY_OBSERVATIONS.txt, no
-// '/', no leading dot (dotfiles are mastfs's own).
+// '/' or NUL, at most 255 bytes, no leading dot (dotfiles are mastfs's own).
 func FuzzProductNames(f *testing.F) {
 	f.Add([]byte("mast:HST/product/a.fits\x1fa.fits\x1fmast:HST/product/b/a.fits\x1fa.fits"))
 	f.Add([]byte("mast:X/..\x1f..\x1fmast:X/.\x1f.\x1fmast:X/\x1f/\x1fmast:X/y\x1f.count\x1fmast:X/z\x1fTOO_MANY_OBSERVATIONS.txt\x1fmast:X/w\x1fa\\..\\b"))
 	f.Add([]byte("\x1f\x1f/\x1f\x1fx\x1f///"))
+	f.Add([]byte("mast:X/" + strings.Repeat("n", 300) + ".fits\x1f\x1fmast:Y/" + strings.Repeat("n", 300) + ".fits\x1f\x1f///\x1f\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		fields := fuzzFields(data)
 		prods := &mast.Table{Fields: []mast.Field{{Name: "dataURI"}, {Name: "productFilename"}}}
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(fields); i += 2 {
 			if seen[fields[i]] { // a listing is unique by dataURI
-				continue
-			}
-			if fields[i] != "" && strings.Trim(fields[i], "/") == "" {
-				// Known bug (reported, fs/listing.go assignNames): a dataURI
-				// of only slashes whose productFilename is unusable gives
-				// the name "product/".
 				continue
 			}
 			seen[fields[i]] = true
@@ -731,7 +726,8 @@ func FuzzProductNames(f *testing.F) {
 		names := map[string]bool{}
 		for _, p := range files {
 			n := p.Name
-			if n == "" || n == "." || n == ".." || n == tooManyName || strings.HasPrefix(n, ".") || strings.ContainsRune(n, '/') {
+			if n == "" || n == "." || n == ".." || n == tooManyName || strings.HasPrefix(n, ".") || strings.ContainsRune(n, '/') ||
+				strings.ContainsRune(n, 0) || len(n) > 255 {
 				t.Fatalf("file name %q (from %q, %q)", n, p.URI, p.Row.Str("productFilename"))
 			}
 			if names[n] {

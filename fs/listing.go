@@ -118,29 +118,60 @@ func buildFiles(obs, prods *mast.Table) []*product {
 func assignNames(files []*product) {
 	count := map[string]int{}
 	base := make([]string, len(files))
+	long := make([]bool, len(files))
 	for i, p := range files {
-		b := path.Base(strings.ReplaceAll(p.Row.Str("productFilename"), "\\", "/"))
-		if b == "" || b == "." || b == ".." || b == "/" {
-			b = path.Base(p.URI)
+		b := usableBase(p.Row.Str("productFilename"))
+		if b == "" {
+			b = usableBase(p.URI)
 		}
-		if b == "" || b == "." || b == ".." || b == "/" || strings.HasPrefix(b, ".") || reservedName(b) {
+		if b == "" || strings.HasPrefix(b, ".") || reservedName(b) {
 			b = "product" + b
 		}
+		// A name the kernel would refuse (over 255 bytes) is cut, and
+		// always suffixed so that two long names cut alike stay apart.
+		long[i] = len(b) > maxNameBytes
 		base[i] = b
 		count[b]++
 	}
 	for i, p := range files {
 		b := base[i]
-		if count[b] > 1 {
+		if count[b] > 1 || long[i] {
 			sum := sha1.Sum([]byte(p.URI))
 			stem, ext := b, ""
-			if dot := strings.Index(b, "."); dot > 0 {
+			if dot := strings.Index(b, "."); dot > 0 && len(b)-dot <= maxExtBytes {
 				stem, ext = b[:dot], b[dot:]
 			}
-			b = stem + "~" + hex.EncodeToString(sum[:])[:8] + ext
+			suffix := "~" + hex.EncodeToString(sum[:])[:8] + ext
+			if room := maxNameBytes - len(suffix); len(stem) > room {
+				stem = strings.ToValidUTF8(stem[:room], "")
+			}
+			b = stem + suffix
 		}
 		p.Name = b
 	}
+}
+
+// Limits of a file name: the kernel's NAME_MAX, and the longest extension
+// kept whole when a name must be cut.
+const (
+	maxNameBytes = 255
+	maxExtBytes  = 32
+)
+
+// usableBase is the last path component of s as a file name, "" when there
+// is none. NUL (which no file name may hold) and control characters become
+// '_', so a hostile archive value cannot make a name a tool chokes on.
+func usableBase(s string) string {
+	b := path.Base(strings.ReplaceAll(s, "\\", "/"))
+	if b == "." || b == ".." || b == "/" {
+		return ""
+	}
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, b)
 }
 
 func reservedName(name string) bool {

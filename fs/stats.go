@@ -46,6 +46,9 @@ type StatsSnapshot struct {
 	} `json:"cache"`
 	// Retries is requests sent again after a failure (MAST and S3).
 	Retries int64 `json:"retries"`
+	// Stalls is S3 answers given up on after no byte arrived for the
+	// stall timeout (then retried).
+	Stalls int64 `json:"stalls"`
 	// Process is the daemon's health: goroutines (flat under steady load),
 	// recovered panics and reads that hit --read-timeout.
 	Process struct {
@@ -82,8 +85,12 @@ func (m *mountState) snapshot() StatsSnapshot {
 	if sc, ok := m.source.(sourceCounters); ok {
 		reqs, errs, bytes := sc.Counters()
 		for k, v := range reqs {
-			if k == "s3.retries" {
+			switch k {
+			case "s3.retries":
 				s.Retries += v
+				continue
+			case "s3.stalls":
+				s.Stalls += v
 				continue
 			}
 			s.Requests[k] = v

@@ -407,10 +407,21 @@ func (c *Client) scrub(s string) string {
 
 func sleepCtx(ctx context.Context, d time.Duration) error { return retry.Sleep(ctx, d) }
 
+// MaxResponseBytes bounds one JSON answer held in memory. A full page of
+// 50,000 CAOM rows is about 60 MB; a server sending more is broken or
+// hostile, and must not make the daemon allocate without limit.
+const MaxResponseBytes = 512 << 20
+
+// maxResponseBytes is MaxResponseBytes; tests lower it.
+var maxResponseBytes int64 = MaxResponseBytes
+
 // readBody reads a whole response body, classifying a broken stream as ErrServer.
 func (c *Client) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
 	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
+	if err == nil && int64(len(b)) > maxResponseBytes {
+		return nil, fmt.Errorf("%w: response larger than %d bytes (a page of %d rows is far less)", ErrServer, maxResponseBytes, c.cfg.PageSize)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("mast: %w", ctx.Err())

@@ -121,13 +121,33 @@ func (c *Client) PathLookup(ctx context.Context, uris []string) (map[string]stri
 		}
 		for _, u := range batch {
 			if r := res[u]; r != nil && r.Path != nil {
-				if p := strings.TrimLeft(*r.Path, "/"); p != "" {
+				if p := strings.TrimLeft(*r.Path, "/"); p != "" && usableKey(p) {
 					out[u] = p
 				}
 			}
 		}
 	}
 	return out, nil
+}
+
+// usableKey refuses bucket keys no real answer holds: control characters
+// (a newline would add a line to .cloud-uris.txt) and ".." components.
+// Such a product is treated as not in the cloud.
+func usableKey(k string) bool {
+	if len(k) > 1024 {
+		return false
+	}
+	for _, r := range k {
+		if r < 0x20 || r == 0x7f {
+			return false
+		}
+	}
+	for _, part := range strings.Split(k, "/") {
+		if part == ".." || part == "." {
+			return false
+		}
+	}
+	return true
 }
 
 // getJSON is astroquery's _simple_request: a GET with the portal headers

@@ -158,7 +158,13 @@ func Generate(seed int64, nObs, productsPerObs int) *Catalog {
 		n := max(2, nObs*col.weight/totalW/30)
 		for k := 0; k < n; k++ {
 			var id string
-			for id == "" || usedIDs[id] {
+			for tries := 0; id == "" || usedIDs[id]; tries++ {
+				if tries >= 64 {
+					// The collection's ID space is used up (very large
+					// catalogs): number on past it, still unique.
+					id = strconv.Itoa(100000 + len(usedIDs) + tries)
+					continue
+				}
 				switch col.name {
 				case "JWST":
 					id = strconv.Itoa(1000 + rng.IntN(8000))
