@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mastfs/mastfs/cache"
+	"github.com/mastfs/mastfs/cloud"
 	"github.com/mastfs/mastfs/faultproxy"
 	"github.com/mastfs/mastfs/mast"
 	"github.com/mastfs/mastfs/mast/mastemu"
@@ -47,6 +48,13 @@ type mountConfig struct {
 	cacheBytes int64
 	// wrapCloud, when set, wraps the cloud locator (panic injection).
 	wrapCloud func(CloudLocator) CloudLocator
+	// mastHTTP, when set, is the MAST client's HTTP client, and s3HTTP
+	// (with s3) the S3 client's (cloud.Config.HTTPClient), e.g. throttled
+	// ones whose idle connections the test closes (leak_test.go).
+	mastHTTP *http.Client
+	s3HTTP   interface {
+		Do(*http.Request) (*http.Response, error)
+	}
 }
 
 // mounted is a live mastfs mount over an in-process MAST emulator.
@@ -123,6 +131,7 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 		ResolverURL: mastURL + "/Santa-war/query",
 		Token:       cfg.token,
 		Logger:      logger,
+		HTTPClient:  cfg.mastHTTP,
 	}
 	if cfg.faults {
 		mcfg.RetryBase, mcfg.RetryCap, mcfg.StallTimeout = 5*time.Millisecond, 50*time.Millisecond, time.Second
@@ -152,6 +161,13 @@ func mountForTest(t testing.TB, cfg mountConfig) *mounted {
 				}
 			}
 			s3 = startS3(t, cfg.catalog, cfg.s3, client, logger, front)
+		}
+		if cfg.s3HTTP != nil {
+			if s3.Client, err = cloud.New(cloud.Config{Endpoint: s3.URL, Logger: logger, Timeout: 30 * time.Second, HTTPClient: cfg.s3HTTP}); err != nil {
+				t.Fatal(err)
+			}
+			s3.Locator = cloud.NewLocator(client, s3.Client, cloud.LocatorOptions{Logger: logger})
+			s3.Source = cloud.NewSource(s3.Client, s3.Locator, client, logger)
 		}
 		locator, source = s3.Locator, s3.Source
 	}
