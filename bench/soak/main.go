@@ -1291,16 +1291,16 @@ func summarize(c config, a *archive, cnt *counters, samples []sample, final samp
 			"cache_size":  c.cacheSize,
 			"fault_kinds": fmt.Sprint(faultproxy.AllFaults()),
 		},
-		MountArgs:     args,
-		Seconds:       round(secs, 1),
-		Interrupted:   interrupted,
-		Ops:           map[string]kindSummary{},
-		Errors:        cnt.errSnapshot(),
-		WrongBytes:    cnt.wrongBytes.Load(),
-		Hung:          hung,
-		MastfsExit:    exitNote,
-		Samples:       len(samples),
-		Retries:       final.Retries,
+		MountArgs:   args,
+		Seconds:     round(secs, 1),
+		Interrupted: interrupted,
+		Ops:         map[string]kindSummary{},
+		Errors:      cnt.errSnapshot(),
+		WrongBytes:  cnt.wrongBytes.Load(),
+		Hung:        hung,
+		MastfsExit:  exitNote,
+		Samples:     len(samples),
+		Retries:     final.Retries,
 	}
 	cnt.mu.Lock() // a hung client may still fail
 	s.ErrorExamples, s.ErrorTargets = map[string][]string{}, map[string]map[string]int64{}
@@ -1501,7 +1501,7 @@ plot "samples.tsv" using 1:3 with lines lw 2 title "goroutines", "" using 1:4 wi
 set ylabel "ops/s"
 plot "samples.tsv" using 1:19 with lines title "list", "" using 1:20 with lines title "stat", "" using 1:21 with lines title "seq (whole file)", "" using 1:22 with lines title "rand (pread x8-32)"
 unset multiplot
-`, sum.Config["duration"], sum.Config["clients"], 100*sum.Config["faults"].(float64), sum.Verdict)
+`, sum.Config["duration"], sum.Config["clients"], 100*sum.Config["faults"].(float64), strings.SplitN(sum.Verdict, ":", 2)[0])
 	gpPath := filepath.Join(out, "soak.gp")
 	if err := os.WriteFile(gpPath, []byte(gp), 0o644); err != nil {
 		return err
