@@ -59,6 +59,11 @@ type Config struct {
 	// HTTPClient replaces the transport built here (TLS verification on,
 	// AWS_CA_BUNDLE honoured). Tests may use it; it must verify TLS too.
 	HTTPClient aws.HTTPClient
+	// WrapHTTPClient, when set, wraps the client every attempt goes
+	// through (mastfs's global request limiter). It sits outside the
+	// per-attempt stall watchdog, so time spent waiting for a slot is not
+	// taken for a stalled server.
+	WrapHTTPClient func(aws.HTTPClient) aws.HTTPClient
 	// RetryMaxAttempts bounds the attempts, the first included (default
 	// DefaultRetryMaxAttempts), twice over: the SDK's attempts per request
 	// (5xx, 429, SlowDown, transport errors, no headers within
@@ -186,6 +191,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if cfg.StallTimeout > 0 {
 		hc = &attemptClient{next: hc, stall: cfg.StallTimeout, stalls: &c.stalls}
+	}
+	if cfg.WrapHTTPClient != nil {
+		hc = cfg.WrapHTTPClient(hc)
 	}
 	delayer := &backoff{policy: c.policy, throttle: awsretry.IsErrorThrottles(awsretry.DefaultThrottles),
 		retries: &c.retries, log: cfg.Logger}

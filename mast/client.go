@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"strings"
 	"sync"
 	"time"
@@ -296,6 +297,31 @@ func replayable(req *http.Request) bool {
 // answer's headers is bounded by stall as well; Portal queries may take
 // long to compute, so only Config.Timeout bounds theirs. Errors worth
 // another attempt come marked transient.
+// headerWatch is a timer started at most once, on the first connection
+// request of an attempt, and stopped when its answer's headers are in.
+type headerWatch struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool
+}
+
+func (w *headerWatch) start(d time.Duration, fire func()) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.timer == nil && !w.stopped {
+		w.timer = time.AfterFunc(d, fire)
+	}
+}
+
+func (w *headerWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
 func (c *Client) sendOnce(req *http.Request, stall time.Duration) (*http.Response, error) {
 	parent := req.Context()
 	headerStall := stall
@@ -312,10 +338,15 @@ func (c *Client) sendOnce(req *http.Request, stall time.Duration) (*http.Respons
 		}
 		r.Body = body
 	}
-	var timer *time.Timer
 	var stalled atomicBool
+	watch := &headerWatch{}
 	if headerStall > 0 {
-		timer = time.AfterFunc(headerStall, func() { stalled.set(); cancel() })
+		// The clock starts when the transport asks for a connection, not
+		// now: time spent waiting for a slot of mastfs's request limiter
+		// (an outer RoundTripper) is not the server stalling.
+		r = r.WithContext(httptrace.WithClientTrace(r.Context(), &httptrace.ClientTrace{
+			GetConn: func(string) { watch.start(headerStall, func() { stalled.set(); cancel() }) },
+		}))
 	}
 	resp, err := c.send(r, func() error {
 		if parent.Err() != nil {
@@ -326,9 +357,7 @@ func (c *Client) sendOnce(req *http.Request, stall time.Duration) (*http.Respons
 		}
 		return nil
 	})
-	if timer != nil {
-		timer.Stop()
-	}
+	watch.stop()
 	resp, err = c.count(r, resp, err)
 	if err != nil {
 		cancel()

@@ -556,3 +556,26 @@ func TestRandomFaultsNeverWrongBytes(t *testing.T) {
 		t.Errorf("%d reads failed with 5%% faults and %d attempts", failed.Load(), mast.DefaultRetries)
 	}
 }
+
+// slowTransport waits before handing a request on, as a request limiter
+// with every slot taken does.
+type slowTransport struct{ wait time.Duration }
+
+func (s slowTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	time.Sleep(s.wait)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestWaitingForASlotIsNotAStall: time spent in an outer RoundTripper
+// before the transport asks for a connection (mastfs's request limiter)
+// does not count toward StallTimeout.
+func TestWaitingForASlotIsNotAStall(t *testing.T) {
+	e := faulty(t, mastemu.Options{}, mast.Config{StallTimeout: 100 * time.Millisecond,
+		HTTPClient: &http.Client{Transport: slowTransport{300 * time.Millisecond}}})
+	if err := e.readAt(t, 0, 1000); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.c.Stats().Retries; n != 0 {
+		t.Fatalf("%d retries: a wait for a slot was taken for a stall", n)
+	}
+}

@@ -1,18 +1,13 @@
 package main
 
 import (
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"net/http"
-	"os"
+	"time"
 
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/mastfs/mastfs/cloud"
 	mfs "github.com/mastfs/mastfs/fs"
 	"github.com/mastfs/mastfs/mast"
-	"github.com/mastfs/mastfs/throttle"
 )
 
 // newCloud builds the cloud side of a configuration from --s3-endpoint,
@@ -37,53 +32,21 @@ func newCloud(cfg *config, client *mast.Client) (mfs.CloudLocator, mfs.Source, e
 }
 
 // newS3 is the anonymous S3 client of a configuration; its requests hold
-// slots of the configuration's request limiter.
+// slots of the configuration's request limiter (outside the client's
+// per-attempt stall watchdog: waiting for a slot is not a stall).
 func newS3(cfg *config) (*cloud.Client, error) {
-	hc, err := s3HTTPClient(os.Getenv("AWS_CA_BUNDLE"))
-	if err != nil {
-		return nil, err
-	}
+	limiter := cfg.requestLimiter()
 	return cloud.New(cloud.Config{
-		Endpoint:   cfg.S3Endpoint,
-		Bucket:     cfg.S3Bucket,
-		Region:     cfg.Region,
-		Logger:     cfg.Logger,
-		HTTPClient: cfg.requestLimiter().Client(hc),
+		Endpoint:       cfg.S3Endpoint,
+		Bucket:         cfg.S3Bucket,
+		Region:         cfg.Region,
+		Logger:         cfg.Logger,
+		StallTimeout:   s3StallTimeout,
+		WrapHTTPClient: func(hc aws.HTTPClient) aws.HTTPClient { return limiter.Client(hc) },
 	})
 }
 
-// s3HTTPClient is the S3 client's transport as cloud.New builds it when
-// given none (cloud's unexported newHTTPClient, kept identical): the SDK's
-// buildable client, TLS verification always on, the extra roots of
-// AWS_CA_BUNDLE (caBundle), 64 idle connections per host. cloud.New only
-// builds it when Config.HTTPClient is nil, and the throttle must wrap it,
-// so it is made here. TODO: use cloud.NewHTTPClient once cloud exports it.
-func s3HTTPClient(caBundle string) (*awshttp.BuildableClient, error) {
-	var roots *x509.CertPool
-	if caBundle != "" {
-		pem, err := os.ReadFile(caBundle)
-		if err != nil {
-			return nil, fmt.Errorf("cloud: AWS_CA_BUNDLE: %w", err)
-		}
-		roots, err = x509.SystemCertPool()
-		if err != nil || roots == nil {
-			roots = x509.NewCertPool()
-		}
-		if !roots.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("cloud: AWS_CA_BUNDLE %s: no certificates found", caBundle)
-		}
-	}
-	return awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
-		if t.TLSClientConfig == nil {
-			t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12}
-		}
-		t.TLSClientConfig.InsecureSkipVerify = false
-		if roots != nil {
-			t.TLSClientConfig.RootCAs = roots
-		}
-		t.MaxIdleConnsPerHost = 64
-	}), nil
-}
-
-// The SDK's client is what the throttle wraps.
-var _ throttle.Doer = (*awshttp.BuildableClient)(nil)
+// s3StallTimeout is shorter than the clients' default (30 s): an S3 range
+// that stalls on every attempt must fail over to MAST well within the
+// default --read-timeout (1 min), not after 3 x 30 s.
+const s3StallTimeout = 10 * time.Second

@@ -98,6 +98,15 @@ func (cfg *config) requestLimiter() *throttle.Limiter {
 	return cfg.limiter
 }
 
+// mastTransport is the MAST client's transport: the default one, keeping
+// as many idle connections as requests may be in flight (the default
+// keeps 2, so a burst of downloads would reconnect for most of them).
+func mastTransport(maxRequests int) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxRequests
+	return t
+}
+
 // newClient builds the archive client of a configuration; its requests
 // hold slots of the configuration's request limiter.
 func newClient(cfg *config) *mast.Client {
@@ -105,7 +114,7 @@ func newClient(cfg *config) *mast.Client {
 		BaseURL:     cfg.MastURL,
 		ResolverURL: cfg.ResolverURL,
 		Token:       cfg.Token,
-		HTTPClient:  &http.Client{Transport: cfg.requestLimiter().Transport(http.DefaultTransport)},
+		HTTPClient:  &http.Client{Transport: cfg.requestLimiter().Transport(mastTransport(cfg.requestLimiter().Cap()))},
 		Logger:      cfg.Logger,
 		UserAgent:   "mastfs/" + version(),
 	})
