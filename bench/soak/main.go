@@ -760,9 +760,20 @@ func freePort() (string, error) {
 	return ln.Addr().String(), nil
 }
 
+// builtFrom is the commit the mastfs binary was built from (and whether
+// the working tree had changes), for summary.json.
+var builtFrom string
+
 func buildMastfs(c config, work string) (string, error) {
 	if c.mastfsBin != "" {
+		builtFrom = "prebuilt " + c.mastfsBin
 		return c.mastfsBin, nil
+	}
+	if out, err := exec.Command("git", "rev-parse", "--short", "HEAD").Output(); err == nil {
+		builtFrom = strings.TrimSpace(string(out))
+		if st, err := exec.Command("git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(bytes.TrimSpace(st)) > 0 {
+			builtFrom += " (working tree modified)"
+		}
 	}
 	bin := filepath.Join(work, "mastfs")
 	cmd := exec.Command("go", "build", "-o", bin, "./cmd/mastfs")
@@ -1267,6 +1278,9 @@ func machine() map[string]string {
 	}
 	if out, err := exec.Command("uname", "-r").Output(); err == nil {
 		m["kernel"] = strings.TrimSpace(string(out))
+	}
+	if builtFrom != "" {
+		m["mastfs_commit"] = builtFrom
 	}
 	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
 		m["loadavg_at_end"] = strings.Join(strings.Fields(string(b))[:3], " ")
