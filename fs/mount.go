@@ -43,6 +43,8 @@ type Options struct {
 	CloudOnly bool
 	// Ops observes the latency of FUSE operations (metrics); nil: none.
 	Ops OpObserver
+	// Limiter, when set, reports the global request cap in stats.json.
+	Limiter LimiterStats
 	// ReadTimeout bounds one read of product bytes (--read-timeout):
 	// after it the read fails with EIO. Default DefaultReadTimeout.
 	ReadTimeout time.Duration
@@ -97,6 +99,7 @@ func NewRoot(opts Options) (*Root, error) {
 		sizes:       map[string]*learnedSize{},
 		ops:         opts.Ops,
 		readTimeout: opts.ReadTimeout,
+		limiter:     opts.Limiter,
 	}
 	m.runner = newQueryRunner(opts.Archive, opts.QueryTTL, opts.MaxObservations, opts.Logger)
 	if opts.CloudOnly {

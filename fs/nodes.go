@@ -61,6 +61,8 @@ type mountState struct {
 	ops OpObserver
 	// readTimeout bounds one product read (--read-timeout).
 	readTimeout time.Duration
+	// limiter is the global request cap, for stats.json; nil: none.
+	limiter LimiterStats
 	// panics and readTimeouts count recovered panics and timed-out reads.
 	panics, readTimeouts atomic.Int64
 

@@ -9,6 +9,7 @@ import (
 	"github.com/hanwen/go-fuse/v2/fuse"
 
 	"github.com/mastfs/mastfs/mast"
+	"github.com/mastfs/mastfs/throttle"
 )
 
 // StatsSource reports the archive client's live counters for
@@ -56,6 +57,16 @@ type StatsSnapshot struct {
 		Panics       int64 `json:"panics"`
 		ReadTimeouts int64 `json:"read_timeouts"`
 	} `json:"process"`
+	// Limiter is the global cap on backend requests (--max-requests):
+	// its size, requests in flight now and at most, and requests that
+	// had to wait for a slot. Absent without a limiter.
+	Limiter *throttle.Stats `json:"limiter,omitempty"`
+}
+
+// LimiterStats is the request limiter as stats.json reports it;
+// *throttle.Limiter implements it.
+type LimiterStats interface {
+	Stats() throttle.Stats
 }
 
 // statsText renders the counters, pretty-printed, as of now.
@@ -105,6 +116,10 @@ func (m *mountState) snapshot() StatsSnapshot {
 	s.Cache.DirectReads, s.Cache.Evicted, s.Cache.ArenaBytes = cs.DirectReads, cs.KeysEvicted, cs.ArenaBytes
 	s.Process.Goroutines = runtime.NumGoroutine()
 	s.Process.Panics, s.Process.ReadTimeouts = m.panics.Load(), m.readTimeouts.Load()
+	if m.limiter != nil {
+		ls := m.limiter.Stats()
+		s.Limiter = &ls
+	}
 	return s
 }
 

@@ -83,11 +83,11 @@ func (l *Limiter) Release() {
 
 // Stats are a Limiter's counters.
 type Stats struct {
-	Cap         int   // slots
-	InFlight    int64 // slots held now
-	MaxInFlight int64 // the most slots ever held at once
-	Waits       int64 // acquisitions that had to wait for a slot
-	Acquired    int64 // slots taken in all
+	Cap         int   `json:"cap"`           // slots
+	InFlight    int64 `json:"in_flight"`     // slots held now
+	MaxInFlight int64 `json:"max_in_flight"` // the most slots ever held at once
+	Waits       int64 `json:"waits"`         // acquisitions that had to wait for a slot
+	Acquired    int64 `json:"acquired"`      // slots taken in all
 }
 
 // Stats returns the counters.

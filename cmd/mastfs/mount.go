@@ -164,6 +164,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 		CloudOnly:       cfg.Cloud == "only",
 		Ops:             opObserver(ops),
 		ReadTimeout:     cfg.ReadTimeout,
+		Limiter:         cfg.requestLimiter(),
 	})
 	if err != nil {
 		return err

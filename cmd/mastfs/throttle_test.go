@@ -196,11 +196,19 @@ func TestThrottleMaxRequests(t *testing.T) {
 		}
 		stopAndWait(t, cmd, mnt)
 		var st struct {
-			Bytes struct{ MAST, S3 int64 }
+			Bytes   struct{ MAST, S3 int64 }
+			Limiter *struct {
+				Cap         int   `json:"cap"`
+				MaxInFlight int64 `json:"max_in_flight"`
+				Acquired    int64 `json:"acquired"`
+			}
 		}
 		if err := json.Unmarshal(stats, &st); err != nil || st.Bytes.S3 == 0 || st.Bytes.MAST == 0 {
 			t.Fatalf("bytes from S3 %d and from MAST %d (%v): the test must read from both backends",
 				st.Bytes.S3, st.Bytes.MAST, err)
+		}
+		if l := st.Limiter; l == nil || l.Acquired == 0 || int(l.MaxInFlight) > l.Cap {
+			t.Fatalf("stats.json limiter: %+v", l)
 		}
 		return counter.max.Load(), stderr.String()
 	}
