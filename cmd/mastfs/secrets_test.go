@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -253,7 +255,8 @@ func TestTokenSources(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mnt := t.TempDir()
-			args := append(append(append([]string{}, base...), c.args...), mnt)
+			metricsAddr := freeAddr(t)
+			args := append(append(append([]string{}, base...), c.args...), "--metrics-addr", metricsAddr, mnt)
 			cmd := exec.Command(bin, args...)
 			cmd.Env = c.env
 			logs := &syncBuffer{}
@@ -280,6 +283,24 @@ func TestTokenSources(t *testing.T) {
 				}
 			} else if !errors.Is(err, syscall.EACCES) {
 				t.Fatalf("read of an exclusive product without a token: %v, want EACCES", err)
+			}
+			// Nowhere else either: ps (the process's argv) unless it was
+			// given there, stats.json, the Prometheus metrics.
+			argv, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", cmd.Process.Pid))
+			if !c.warn && bytes.Contains(argv, []byte(testToken)) {
+				t.Errorf("the token is in the process's command line (ps)")
+			}
+			if stats, err := os.ReadFile(filepath.Join(mnt, ".mastfs", "stats.json")); err != nil || bytes.Contains(stats, []byte(testToken)) {
+				t.Errorf("stats.json: %v, or it shows the token", err)
+			}
+			if resp, err := http.Get("http://" + metricsAddr + "/metrics"); err != nil {
+				t.Errorf("metrics: %v", err)
+			} else {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if !bytes.Contains(body, []byte("mastfs_")) || bytes.Contains(body, []byte(testToken)) {
+					t.Errorf("metrics (%d bytes) show the token or no mastfs metric", len(body))
+				}
 			}
 			stopAndWait(t, cmd, mnt)
 			out := logs.String()
