@@ -1051,11 +1051,11 @@ func run(c config) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	interrupted := false
+	var interrupted atomic.Bool
 	go func() {
 		select {
 		case <-sigs:
-			interrupted = true
+			interrupted.Store(true)
 			logf("interrupted: stopping the clients")
 			cancel()
 		case <-ctx.Done():
@@ -1152,6 +1152,8 @@ sampling:
 	// The daemon's log, before stopping it.
 	if exitNote == "" {
 		exitNote = d.stop(mnt)
+	} else if mounted(mnt) {
+		exec.Command("fusermount3", "-u", "-z", mnt).Run() // the daemon died: clear its mount
 	}
 	stopped = true
 	logf("mastfs: %s", exitNote)
@@ -1163,7 +1165,7 @@ sampling:
 		}
 	}
 
-	sum := summarize(c, a, cnt, samples, final, clientTime, pMAST, pS3, hung, exitNote, interrupted, args)
+	sum := summarize(c, a, cnt, samples, final, clientTime, pMAST, pS3, hung, exitNote, interrupted.Load(), args)
 	if err := writeResults(out, samples, sum, d.logPath, c.logTail); err != nil {
 		return err
 	}
