@@ -134,7 +134,7 @@ func serve(ctx context.Context, cfg *config, mountpoint string, allowOther, debu
 			return err
 		}
 	}
-	limitMemory(cfg.CacheSize, cfg.Logger)
+	limitMemory(cfg.Logger)
 	client := newClient(cfg)
 	locator, source, err := newCloud(cfg, client)
 	if err != nil {
