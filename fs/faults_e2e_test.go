@@ -358,3 +358,62 @@ func TestPanicInHandlerGivesEIO(t *testing.T) {
 		t.Fatal("stats.json counts no panic")
 	}
 }
+
+// TestFakeETagAtOpenIsNotPinned: when the HEAD that gave an open its
+// version lied (a changed ETag, once), the first read finds the object
+// "changed"; the open has handed out nothing yet, so it adopts the
+// archive's current version instead of failing with ESTALE.
+func TestFakeETagAtOpenIsNotPinned(t *testing.T) {
+	f := newCloudFixture(t)
+	m := mountForTest(t, mountConfig{catalog: f.cat, s3: f.keep, faults: true})
+	m.S3Faults.SetRules(faultproxy.Rule{Match: faultproxy.Method("HEAD"), Fault: faultproxy.ChangeETag, Count: 1})
+	var path string
+	var want []byte
+	for name, uri := range f.want {
+		if _, ok := f.keyOf[uri]; ok && uri != f.dropped {
+			if info, ok := f.cat.Product(uri); ok && !info.Exclusive && !info.Dynamic {
+				path, want = m.Path(append(append([]string{}, f.dirPath...), name)...), productBytes(t, f.cat, uri)
+				break
+			}
+		}
+	}
+	if path == "" {
+		t.Fatal("no plain product in the bucket")
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("first read after a lying HEAD: %v (bytes equal %v)", err, bytes.Equal(got, want))
+	}
+	if m.S3Faults.Stats()[faultproxy.ChangeETag] != 1 {
+		t.Fatalf("the fault was not injected: %v", m.S3Faults.Stats())
+	}
+	if !strings.Contains(m.Logs(), "this open reads the current one") {
+		t.Fatal("the log does not say the open adopted the current version")
+	}
+}
+
+// TestUnsizedProductSurvivesTruncation: a product the archive sends
+// without a length cannot be resumed where its body broke off; it is
+// asked for again whole, and stat and read work on the first try.
+func TestUnsizedProductSurvivesTruncation(t *testing.T) {
+	cat := mastemu.Generate(1, 400, 6)
+	info, ok := cat.FindProduct(func(p mastemu.ProductInfo) bool { return p.Dynamic && !p.Exclusive && p.Length > 1000 })
+	if !ok {
+		t.Fatal("no public product without a length in the catalog")
+	}
+	m := mountForTest(t, mountConfig{catalog: cat, faults: true})
+	m.MastFaults.SetRules(faultproxy.Rule{Match: faultproxy.PathContains("Download/file"), Fault: faultproxy.Truncate, Count: 1})
+	path := m.Path(append([]string{"uri"}, strings.Split(info.DataURI, "/")...)...)
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("stat after a truncated answer: %v", err)
+	}
+	want := productBytes(t, cat, info.DataURI)
+	got, err := os.ReadFile(path)
+	if err != nil || !bytes.Equal(got, want) || st.Size() != int64(len(want)) {
+		t.Fatalf("read: %v, %d bytes (stat %d), want %d", err, len(got), st.Size(), len(want))
+	}
+	if m.MastFaults.Stats()[faultproxy.Truncate] != 1 {
+		t.Fatalf("the fault was not injected: %v", m.MastFaults.Stats())
+	}
+}

@@ -341,11 +341,45 @@ type productHandle struct {
 	whole *learnedSize
 	ra    readahead
 	// etag is the object version this open reads ("" when unknown);
-	// every block it reads is of that version.
+	// every block it reads is of that version. It may change only while
+	// served is 0 (readjust).
+	mu   sync.Mutex
 	etag string
+	// served counts the bytes this open has handed out (under mu).
+	served atomic.Int64
 	// pageCacheless: opened with O_DIRECT, so the kernel keeps none of
 	// what it reads and the block cache must keep streamed blocks.
 	pageCacheless bool
+}
+
+func (h *productHandle) version() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.etag
+}
+
+// readjust adopts the product's current version after a read of version
+// was refused as changed, if this open has handed out no byte yet: the
+// version it pinned at open may have been a bad answer, and nothing read
+// so far can disagree with the new one. It reports whether a read should
+// be tried again.
+func (f *productFile) readjust(ctx context.Context, h *productHandle, version string) bool {
+	if h.served.Load() != 0 {
+		return false
+	}
+	now, _ := f.openVersion(ctx) // the source forgot the old location
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.etag != version {
+		return true // another read adopted the current version already
+	}
+	if h.served.Load() != 0 || now == version {
+		return false
+	}
+	f.m.log.Info("product version at open was not the archive's; this open reads the current one",
+		"uri", f.p.URI, "was", version, "now", now)
+	h.etag = now
+	return true
 }
 
 func (f *productFile) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
@@ -389,13 +423,14 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 	if off+int64(len(dest)) > size {
 		dest = dest[:size-off]
 	}
+	h, _ := fh.(*productHandle)
 	var etag string
-	if h, ok := fh.(*productHandle); ok {
-		etag = h.etag
+	if h != nil {
+		etag = h.version()
 	}
 	obj := f.m.cacheObject(f.p.URI, size, etag)
 	mode := cache.Cached
-	if h, ok := fh.(*productHandle); ok {
+	if h != nil {
 		bs := int64(f.m.blocks.BlockSize())
 		first, count, random := h.ra.observe(off, int64(len(dest)), bs, size)
 		switch {
@@ -411,6 +446,11 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 	rctx, cancel := context.WithTimeoutCause(ctx, f.m.readTimeout, errReadTimeout)
 	defer cancel()
 	pin, err := f.m.blocks.Pin(rctx, obj, dest, off, mode)
+	if h != nil && errors.Is(err, mast.ErrChanged) && f.readjust(rctx, h, etag) {
+		pin.Release()
+		obj = f.m.cacheObject(f.p.URI, size, h.version())
+		pin, err = f.m.blocks.Pin(rctx, obj, dest, off, mode)
+	}
 	if err != nil && err != io.EOF {
 		pin.Release()
 		if context.Cause(rctx) == errReadTimeout && ctx.Err() == nil {
@@ -420,7 +460,26 @@ func (f *productFile) Read(ctx context.Context, fh gofs.FileHandle, dest []byte,
 		f.m.log.Warn("read failed", "uri", f.p.URI, "off", off, "len", len(dest), "err", err)
 		return nil, toErrno(err)
 	}
+	if h != nil && !h.hand(obj.Key, size, f.p.URI, pin.Len) {
+		// Another read of this open adopted a newer version meanwhile:
+		// these bytes are of the old one.
+		pin.Release()
+		return nil, syscall.ESTALE
+	}
 	return pinnedResult{pin}, 0
+}
+
+// hand records n bytes of version key handed out; false if the open reads
+// another version now. Together with readjust (same lock) it keeps every
+// byte one open hands out of one version.
+func (h *productHandle) hand(key string, size int64, uri string, n int) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if blockIdentity(uri, size, h.etag) != key {
+		return false
+	}
+	h.served.Add(int64(n))
+	return true
 }
 
 // errReadTimeout ends a read that took longer than --read-timeout (EIO).
@@ -563,22 +622,17 @@ func (m *mountState) learn(ctx context.Context, p *product) (*learnedSize, error
 	ls.once.Do(func() {
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Minute)
 		defer cancel()
-		rc, err := m.source.Open(fctx, p.URI)
-		if err != nil {
-			ls.err = err
-			return
+		// A stream without a length cannot resume where it broke off
+		// (mast.Client.Open refuses to guess), so the whole body is asked
+		// for again, a few times, before the open fails.
+		for attempt := 1; ; attempt++ {
+			ls.size, ls.body, ls.err = m.fetchUnsized(fctx, p.URI)
+			if ls.err == nil || attempt == unsizedAttempts || fctx.Err() != nil ||
+				errors.Is(ls.err, mast.ErrNotFound) || errors.Is(ls.err, mast.ErrUnauthorized) || errors.Is(ls.err, errTooLarge) {
+				return
+			}
+			m.log.Debug("reading a product without a length again", "uri", p.URI, "attempt", attempt, "err", ls.err)
 		}
-		defer rc.Close()
-		body, err := io.ReadAll(io.LimitReader(rc, maxUnsizedBody+1))
-		if err != nil {
-			ls.err = err
-			return
-		}
-		if len(body) > maxUnsizedBody {
-			ls.err = fmt.Errorf("product without Content-Length is larger than %d bytes", maxUnsizedBody)
-			return
-		}
-		ls.size, ls.body = int64(len(body)), body
 	})
 	ls.ready.Store(true)
 	if ls.err != nil {
@@ -590,6 +644,29 @@ func (m *mountState) learn(ctx context.Context, p *product) (*learnedSize, error
 		m.sizesMu.Unlock()
 	}
 	return ls, ls.err
+}
+
+// unsizedAttempts is how often the whole body of a product without a
+// length is asked for before its open fails.
+const unsizedAttempts = 3
+
+var errTooLarge = fmt.Errorf("product without Content-Length is larger than %d bytes", maxUnsizedBody)
+
+// fetchUnsized reads the whole body of a product without a length.
+func (m *mountState) fetchUnsized(ctx context.Context, uri string) (int64, []byte, error) {
+	rc, err := m.source.Open(ctx, uri)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rc.Close()
+	body, err := io.ReadAll(io.LimitReader(rc, maxUnsizedBody+1))
+	if err != nil {
+		return 0, nil, err
+	}
+	if len(body) > maxUnsizedBody {
+		return 0, nil, errTooLarge
+	}
+	return int64(len(body)), body, nil
 }
 
 // productSize is the exact size: from the metadata, else learned once.
