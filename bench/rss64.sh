@@ -26,8 +26,6 @@ FILE_SIZE=${FILE_SIZE:-16MiB}
 CACHE=${CACHE:-256MiB}
 CLOUD=auto
 OBSID=2003738726 # the recorded HST observation U9O40504M of the emulator
-AK=mastfs-bench-admin
-SK=mastfs-bench-admin-secret
 EXTRA=()
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -80,15 +78,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-wait_http() {
-	local i
-	for i in $(seq 200); do
-		curl -s -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.05
-	done
-	die "$1 does not answer"
-}
-port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
+. "$REPO/bench/servers.sh" # wait_http, port_free, start_s3, upload_products, start_emulator
 port_free "$S3_PORT" || die "port $S3_PORT is in use (set S3_PORT)"
 port_free "$EMU_PORT" || die "port $EMU_PORT is in use (set EMU_PORT)"
 
@@ -96,34 +86,16 @@ log "building mastfs and the emulator"
 (cd "$REPO" && go build -o "$WORK/mastfs" ./cmd/mastfs && go build -o "$WORK/mastemu" ./cmd/mastemu)
 
 # ---------------------------------------------------------------- servers (as bench/run.sh)
-log "starting versitygw on 127.0.0.1:$S3_PORT (objects on tmpfs: $VGW_ROOT)"
-ROOT_ACCESS_KEY_ID=$AK ROOT_SECRET_ACCESS_KEY=$SK \
-	versitygw --port "127.0.0.1:$S3_PORT" --keep-alive --quiet posix "$VGW_ROOT" >"$WORK/logs/versitygw.log" 2>&1 &
-VGW_PID=$!
-PIDS+=("$VGW_PID")
-wait_http "http://127.0.0.1:$S3_PORT/"
-S3=http://127.0.0.1:$S3_PORT
-SIGN=(--aws-sigv4 aws:amz:us-east-1:s3 -u "$AK:$SK" -H x-amz-content-sha256:UNSIGNED-PAYLOAD)
-curl -fsS "${SIGN[@]}" -X PUT "$S3/stpubdata" >/dev/null
-POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::stpubdata","arn:aws:s3:::stpubdata/*"]}]}'
-printf '%s' "$POLICY" | curl -fsS "${SIGN[@]}" -X PUT -T - "$S3/stpubdata?policy=" >/dev/null
+start_s3 "$S3_PORT" "$VGW_ROOT" "$WORK/logs/versitygw.log"
 
 EMU_ARGS=(--obsid "$OBSID" --files "$NFILES" --file-size "$FILE_SIZE")
 log "uploading $NFILES products of $FILE_SIZE (the emulator's exact bytes) into s3://stpubdata"
-"$WORK/mastemu" "${EMU_ARGS[@]}" --export "$WORK/export" >"$WORK/manifest.tsv"
+upload_products "$WORK/mastemu" "$WORK"
 NAMES=()
-while IFS=$'\t' read -r key size uri rel; do
-	curl -fsS "${SIGN[@]}" -H "Content-Type: application/fits" -T "$WORK/export/$key" "$S3/stpubdata/$key" >/dev/null
-	rm -f "$WORK/export/$key"
-	NAMES+=("$(basename "$key")")
-done <"$WORK/manifest.tsv"
-rm -rf "$WORK/export"
+while IFS=$'\t' read -r key size uri rel; do NAMES+=("$(basename "$key")"); done <"$WORK/manifest.tsv"
 [ ${#NAMES[@]} = "$NFILES" ] || die "the emulator exported ${#NAMES[@]} products, want $NFILES"
 
-log "starting the MAST emulator on 127.0.0.1:$EMU_PORT"
-"$WORK/mastemu" --addr "127.0.0.1:$EMU_PORT" "${EMU_ARGS[@]}" 2>"$WORK/logs/mastemu.log" &
-PIDS+=("$!")
-wait_http "http://127.0.0.1:$EMU_PORT/_mastemu/stats"
+start_emulator "$WORK/mastemu" "$EMU_PORT" "$WORK/logs/mastemu.log"
 
 vgw_tx() { awk '/^wchar:/ { print $2 }' "/proc/$VGW_PID/io"; }
 emu_dl() { curl -s "http://127.0.0.1:$EMU_PORT/_mastemu/stats" | sed -n 's/.*"download_bytes":\([0-9]*\).*/\1/p'; }

@@ -47,8 +47,6 @@ CACHE=1GiB          # mastfs --cache-size (the default) except for the RSS test
 RSS_CACHE=256MiB
 RAND_IOS=1000       # 64 KiB random reads per fio run (QD1: 1 job; QD8: 8 x 125)
 SWEEP_RAND_IOS=200  # fewer in the block-size sweep, so 4 MiB blocks mostly miss too
-AK=mastfs-bench-admin
-SK=mastfs-bench-admin-secret
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -138,15 +136,7 @@ t_ns() { date +%s%N; }
 drop() { sync; echo 3 >/proc/sys/vm/drop_caches; }
 mbps() { awk -v b="$1" -v ns="$2" 'BEGIN { printf "%.0f", b / (ns / 1e9) / 1e6 }'; }
 
-wait_http() { # url: up to 10 s for a server to answer
-	local i
-	for i in $(seq 200); do
-		curl -s -o /dev/null --max-time 1 "$1" && return 0
-		sleep 0.05
-	done
-	die "$1 does not answer"
-}
-port_free() { ! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$1/"; }
+. "$REPO/bench/servers.sh" # wait_http, port_free, start_s3, upload_products, start_emulator
 
 vgw_tx() { awk '/^wchar:/ { print $2 }' "/proc/$VGW_PID/io"; }
 emu_dl() { curl -s "http://127.0.0.1:$EMU_PORT/_mastemu/stats" | sed -n 's/.*"download_bytes":\([0-9]*\).*/\1/p'; }
@@ -307,28 +297,11 @@ $PY "$REPO/bench/make_fits.py" "$WORK/fits" >/dev/null
 FITS_LOCAL=$WORK/fits/idtest01q_drz.fits
 FITS_NAME=idtest01q_drz.fits
 
-log "starting versitygw on 127.0.0.1:$S3_PORT (objects on tmpfs: $VGW_ROOT)"
-ROOT_ACCESS_KEY_ID=$AK ROOT_SECRET_ACCESS_KEY=$SK \
-	versitygw --port "127.0.0.1:$S3_PORT" --keep-alive --quiet posix "$VGW_ROOT" >"$WORK/logs/versitygw.log" 2>&1 &
-VGW_PID=$!
-PIDS+=("$VGW_PID")
-wait_http "http://127.0.0.1:$S3_PORT/"
-S3=http://127.0.0.1:$S3_PORT
-SIGN=(--aws-sigv4 aws:amz:us-east-1:s3 -u "$AK:$SK" -H x-amz-content-sha256:UNSIGNED-PAYLOAD)
-curl -fsS "${SIGN[@]}" -X PUT "$S3/stpubdata" >/dev/null
-POLICY='{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["s3:GetObject","s3:ListBucket"],"Resource":["arn:aws:s3:::stpubdata","arn:aws:s3:::stpubdata/*"]}]}'
-printf '%s' "$POLICY" | curl -fsS "${SIGN[@]}" -X PUT -T - "$S3/stpubdata?policy=" >/dev/null
+start_s3 "$S3_PORT" "$VGW_ROOT" "$WORK/logs/versitygw.log"
 
 EMU_ARGS=(--obsid "$OBSID" --big "$BIG" --rand "$RAND" --files "$NFILES" --file-size "$FILE_SIZE" --fits "$FITS_LOCAL")
 log "uploading the benchmark products (the emulator's exact bytes) into s3://stpubdata"
-"$WORK/mastemu" "${EMU_ARGS[@]}" --export "$WORK/export" >"$WORK/manifest.tsv"
-while IFS=$'\t' read -r key size uri rel; do
-	curl -fsS "${SIGN[@]}" -H "Content-Type: application/fits" -T "$WORK/export/$key" "$S3/stpubdata/$key" >/dev/null
-	got=$(curl -fsSI "$S3/stpubdata/$key" | tr -d '\r' | awk 'tolower($1) == "content-length:" { print $2 }')
-	[ "$got" = "$size" ] || die "upload of $key: $got bytes, want $size"
-	rm -f "$WORK/export/$key"
-done <"$WORK/manifest.tsv"
-rm -rf "$WORK/export"
+upload_products "$WORK/mastemu" "$WORK"
 SEQ_KEY=$(awk -F'\t' '$1 ~ /_bench_seq\.fits$/ { print $1 }' "$WORK/manifest.tsv")
 KEYDIR=$(dirname "$SEQ_KEY")
 SEQ_NAME=$(basename "$SEQ_KEY")
@@ -336,10 +309,7 @@ RAND_NAME=${SEQ_NAME/_seq/_rand}
 NAMES=()
 for i in $(seq 0 $((NFILES - 1))); do NAMES+=("$(printf '%s_bench_%02d.fits' "${SEQ_NAME%%_*}" "$i")"); done
 
-log "starting the MAST emulator on 127.0.0.1:$EMU_PORT"
-"$WORK/mastemu" --addr "127.0.0.1:$EMU_PORT" "${EMU_ARGS[@]}" 2>"$WORK/logs/mastemu.log" &
-PIDS+=("$!")
-wait_http "http://127.0.0.1:$EMU_PORT/_mastemu/stats"
+start_emulator "$WORK/mastemu" "$EMU_PORT" "$WORK/logs/mastemu.log"
 
 if [ "$SERVE" = 1 ]; then
 	cat <<EOF
