@@ -121,10 +121,9 @@ func (s *Source) ReadAtVersion(ctx context.Context, uri string, p []byte, off, s
 // caller fetches the unfilled buffers again, and those reads go to MAST
 // (the product is avoided for AvoidFor).
 func (s *Source) ReadBlocks(ctx context.Context, uri string, off, size int64, etag string, bufs [][]byte, filled func(i int)) error {
-	loc, ok := s.s3Location(ctx, uri, size)
-	if ok && etag != "" && loc.ETag != "" && !sameETag(loc.ETag, etag) {
-		// Another version now: per-block reads give the ESTALE error.
-		return fmt.Errorf("%w: %s: s3://%s/%s is now ETag %s, was %s", mast.ErrChanged, uri, s.s3.Bucket(), loc.Key, loc.ETag, etag)
+	loc, ok, err := s.s3Target(ctx, uri, size, etag)
+	if err != nil {
+		return err
 	}
 	if ok {
 		err := s.s3.ReadBlocks(ctx, loc.Key, etag, off, bufs, filled)
@@ -152,17 +151,29 @@ func (s *Source) ReadBlocks(ctx context.Context, uri string, off, size int64, et
 	return nil
 }
 
-// s3Location is where uri, of size bytes (-1 any), is in the bucket;
-// false when it should be read from MAST.
-func (s *Source) s3Location(ctx context.Context, uri string, size int64) (Location, bool) {
+// s3Target is where the bucket holds uri's version etag ("" any) of size
+// bytes (-1 any). ok is false when the read should go to MAST (not
+// located, avoided after a failure, or an object of another size); an
+// object of another ETag is an error wrapping mast.ErrChanged, never a
+// reason to read other bytes from MAST.
+func (s *Source) s3Target(ctx context.Context, uri string, size int64, etag string) (loc Location, ok bool, err error) {
 	if s.avoided(uri) {
-		return Location{}, false
+		return Location{}, false, nil
 	}
 	loc, found := s.location(ctx, uri)
-	if !found || size >= 0 && loc.Size != size {
-		return Location{}, false
+	if !found {
+		return Location{}, false, nil
 	}
-	return loc, true
+	if etag != "" && loc.ETag != "" && !sameETag(loc.ETag, etag) {
+		return loc, false, fmt.Errorf("%w: %s: s3://%s/%s is now ETag %s, was %s", mast.ErrChanged, uri, s.s3.Bucket(), loc.Key, loc.ETag, etag)
+	}
+	if size >= 0 && loc.Size != size {
+		s.fallbacks.Add(1)
+		s.log.Warn("cloud: object size differs from the product's, reading from MAST",
+			"uri", uri, "key", loc.Key, "object_size", loc.Size, "product_size", size)
+		return Location{}, false, nil
+	}
+	return loc, true, nil
 }
 
 // readS3 tries the bucket. ok is false when the read should go to MAST.
@@ -172,21 +183,9 @@ func (s *Source) readS3(ctx context.Context, uri string, p []byte, off, size int
 
 // readS3Version is readS3 of one ETag ("" any).
 func (s *Source) readS3Version(ctx context.Context, uri string, p []byte, off, size int64, etag string) (n int, ok bool, err error) {
-	if s.avoided(uri) {
-		return 0, false, nil
-	}
-	loc, found := s.location(ctx, uri)
-	if !found {
-		return 0, false, nil
-	}
-	if etag != "" && loc.ETag != "" && !sameETag(loc.ETag, etag) {
-		return 0, true, fmt.Errorf("%w: %s: s3://%s/%s is now ETag %s, was %s", mast.ErrChanged, uri, s.s3.Bucket(), loc.Key, loc.ETag, etag)
-	}
-	if size >= 0 && loc.Size != size {
-		s.fallbacks.Add(1)
-		s.log.Warn("cloud: object size differs from the product's, reading from MAST",
-			"uri", uri, "key", loc.Key, "object_size", loc.Size, "product_size", size)
-		return 0, false, nil
+	loc, ok, err := s.s3Target(ctx, uri, size, etag)
+	if err != nil || !ok {
+		return 0, err != nil, err
 	}
 	n, err = s.s3.ReadAtETag(ctx, loc.Key, etag, p, off)
 	if err == nil || errors.Is(err, io.EOF) {
@@ -261,10 +260,9 @@ func (s *Source) Head(ctx context.Context, uri string) (mast.ObjectInfo, error) 
 }
 
 // Counters is the source's traffic for .mastfs/stats.json: S3 requests by
-// operation, S3 errors and product bytes read from the bucket.
-// "s3.retries" (requests sent again) and "s3.stalls" (attempts aborted by
-// the stall watchdog) ride along in requests.
-func (s *Source) Counters() (requests map[string]int64, errors int64, bytes int64) {
+// operation, S3 errors, product bytes read from the bucket, requests sent
+// again (retries) and attempts aborted by the stall watchdog (stalls).
+func (s *Source) Counters() (requests map[string]int64, errors, bytes, retries, stalls int64) {
 	cs := s.s3.Stats()
 	st := s.Stats()
 	return map[string]int64{
@@ -272,7 +270,5 @@ func (s *Source) Counters() (requests map[string]int64, errors int64, bytes int6
 		"s3.GetObject":    cs.Gets,
 		"s3.fallbacks":    st.Fallbacks,
 		"s3.reads_served": st.S3Reads,
-		"s3.retries":      cs.Retries,
-		"s3.stalls":       cs.Stalls,
-	}, cs.Errors, cs.Bytes
+	}, cs.Errors, cs.Bytes, cs.Retries, cs.Stalls
 }

@@ -21,7 +21,7 @@ type StatsSource interface {
 // sourceCounters is a Source that reads from more than MAST (the S3-first
 // source) and counts its own traffic.
 type sourceCounters interface {
-	Counters() (requests map[string]int64, errors int64, bytes int64)
+	Counters() (requests map[string]int64, errors, bytes, retries, stalls int64)
 }
 
 // StatsSnapshot is the content of .mastfs/stats.json (contract §1).
@@ -94,20 +94,14 @@ func (m *mountState) snapshot() StatsSnapshot {
 		s.Retries += ms.Retries
 	}
 	if sc, ok := m.source.(sourceCounters); ok {
-		reqs, errs, bytes := sc.Counters()
+		reqs, errs, bytes, retries, stalls := sc.Counters()
 		for k, v := range reqs {
-			switch k {
-			case "s3.retries":
-				s.Retries += v
-				continue
-			case "s3.stalls":
-				s.Stalls += v
-				continue
-			}
 			s.Requests[k] = v
 		}
 		s.Errors["s3"] = errs
 		s.Bytes["s3"] = bytes
+		s.Retries += retries
+		s.Stalls += stalls
 	}
 	cs := m.blocks.Stats()
 	s.Cache.Hits, s.Cache.Misses = cs.Hits, cs.Misses
